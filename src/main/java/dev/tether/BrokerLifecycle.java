@@ -1,0 +1,65 @@
+package dev.tether;
+
+import dev.tether.events.SessionEvents;
+import dev.tether.listener.MqttListener;
+import dev.tether.store.Reconciler;
+import dev.tether.store.SessionRecovery;
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
+import jakarta.annotation.Priority;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.jboss.logging.Logger;
+
+/**
+ * Starts the broker once the schema is migrated: recovery from PostgreSQL first, then the
+ * listener. On SIGTERM: DISCONNECT 0x8B to MQTT 5 clients, the reconciler flushed, the instance
+ * marked stopped. Start-up and shutdown run on the main thread, never on an event loop, so the
+ * bounded waits here block nothing that serves clients.
+ */
+@ApplicationScoped
+public class BrokerLifecycle {
+
+    private static final Logger LOG = Logger.getLogger(BrokerLifecycle.class);
+    private static final Duration START_TIMEOUT = Duration.ofSeconds(60);
+
+    private final SessionRecovery recovery;
+    private final MqttListener listener;
+    private final SessionEvents events;
+    private final Reconciler reconciler;
+
+    public BrokerLifecycle(SessionRecovery recovery, MqttListener listener, SessionEvents events, Reconciler reconciler) {
+        this.recovery = recovery;
+        this.listener = listener;
+        this.events = events;
+        this.reconciler = reconciler;
+    }
+
+    void start(@Observes @Priority(100) StartupEvent ev) {
+        recovery.recover().await().atMost(START_TIMEOUT);
+        listener.start().await().atMost(START_TIMEOUT);
+    }
+
+    void stop(@Observes @Priority(1) ShutdownEvent ev) {
+        try {
+            listener.stop().await().atMost(Duration.ofSeconds(10));
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            while (listener.connectionCount() > 0 && System.nanoTime() < deadline) {
+                Thread.sleep(20); // main thread: connections close on their event loops
+            }
+            CountDownLatch drained = new CountDownLatch(1);
+            // Closing connections publishes their SessionClosed events; wait until all are committed.
+            events.whenDrainedTo(0, drained::countDown);
+            if (!drained.await(10, TimeUnit.SECONDS)) {
+                LOG.warnf("%d session events not written at shutdown", events.waiting());
+            }
+            recovery.markStopped().await().atMost(Duration.ofSeconds(5));
+            LOG.infof("stopped; reconciler mean batch %.1f events", reconciler.meanBatchSize());
+        } catch (Exception e) {
+            LOG.warnf("unclean shutdown: %s", e.toString());
+        }
+    }
+}

@@ -1,0 +1,34 @@
+package dev.tether.config;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+import java.time.Duration;
+
+/** Writing session state to PostgreSQL. */
+@ConfigMapping(prefix = "tether.store")
+public interface StoreConfig {
+
+    /** Most events written in one group commit (one transaction). */
+    @WithDefault("512")
+    int maxBatchSize();
+
+    /** Events waiting for the reconciler beyond which sockets stop being read (back-pressure). */
+    @WithDefault("20000")
+    int queueCapacity();
+
+    /** How long a CONNECT waits for PostgreSQL before it is refused with 0x88 (5.0) / 0x03 (3.1.1). */
+    @WithDefault("5s")
+    Duration connectTimeout();
+
+    /** How often this instance writes its heartbeat. */
+    @WithDefault("2s")
+    Duration heartbeatInterval();
+
+    /** An instance whose heartbeat is older than this is dead: its sessions count as disconnected. */
+    @WithDefault("10s")
+    Duration instanceTimeout();
+
+    /** Sessions (or wills) removed per statement by the expiry job. */
+    @WithDefault("1000")
+    int expiryBatchSize();
+}

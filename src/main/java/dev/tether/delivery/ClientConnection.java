@@ -1,0 +1,21 @@
+package dev.tether.delivery;
+
+import dev.tether.protocol.PublishedMessage;
+import java.util.List;
+
+/**
+ * A live client connection as seen by message delivery. Implementations are thread-safe: each
+ * call hands the work to the thread that owns the connection.
+ */
+public interface ClientConnection {
+
+    /**
+     * Delivers a message at {@code qos}.
+     *
+     * @param messageId the {@code queued_messages} row holding it, or 0 when it lives in memory only
+     */
+    void deliver(PublishedMessage message, int qos, List<Integer> subscriptionIdentifiers, long messageId);
+
+    /** Another connection took this Client Identifier over [MQTT-3.1.4-3]. */
+    void takeOver(boolean newCleanStart);
+}

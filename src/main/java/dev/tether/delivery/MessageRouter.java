@@ -1,0 +1,92 @@
+package dev.tether.delivery;
+
+import dev.tether.events.SessionEvent;
+import dev.tether.events.SessionEvents;
+import dev.tether.protocol.PublishedMessage;
+import dev.tether.routing.Match;
+import dev.tether.routing.SubscriptionIndex;
+import io.smallrye.mutiny.Uni;
+import jakarta.enterprise.context.ApplicationScoped;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Routes a published message to every matching subscription: live connections get it at once,
+ * durable sessions (QoS 1/2) get it through PostgreSQL first. The returned {@link Uni} completes
+ * when everything that must be durable is committed, which is when the publisher may be acknowledged.
+ */
+@ApplicationScoped
+public class MessageRouter {
+
+    private final SubscriptionIndex subscriptions;
+    private final ConnectedClients clients;
+    private final SessionDirectory sessions;
+    private final RetainedMessages retained;
+    private final SessionEvents events;
+    private final AtomicLong droppedForFullQueue = new AtomicLong();
+
+    public MessageRouter(SubscriptionIndex subscriptions, ConnectedClients clients, SessionDirectory sessions,
+                         RetainedMessages retained, SessionEvents events) {
+        this.subscriptions = subscriptions;
+        this.clients = clients;
+        this.sessions = sessions;
+        this.retained = retained;
+        this.events = events;
+    }
+
+    /** What routing found: how many sessions the message matched. */
+    public record Routed(int matchedSessions) {
+    }
+
+    public Uni<Routed> route(PublishedMessage message) {
+        Uni<Void> retainedWrite = Uni.createFrom().voidItem();
+        if (message.retain()) {
+            retained.apply(message);
+            retainedWrite = events.<Object>publish(new SessionEvent.RetainedChanged(message)).replaceWithVoid();
+        }
+        List<Match> matches = subscriptions.match(message.topic(), message.publisherClientId());
+        List<QueuedMessage> durable = new ArrayList<>();
+        for (Match m : matches) {
+            int qos = Math.min(message.qos(), m.qos());
+            // [MQTT-3.3.1-12] retain flag 0 on delivery unless Retain As Published.
+            PublishedMessage out = message.withRetain(m.retainAsPublished() && message.retain()).withQos(qos);
+            if (qos > 0 && sessions.isDurable(m.clientId())) {
+                durable.add(new QueuedMessage(m.clientId(), out, m.subscriptionIdentifiers()));
+            } else {
+                clients.get(m.clientId()).ifPresent(c -> c.deliver(out, qos, m.subscriptionIdentifiers(), 0));
+            }
+        }
+        Routed routed = new Routed(matches.size());
+        if (durable.isEmpty()) {
+            return retainedWrite.replaceWith(routed);
+        }
+        Uni<List<List<Long>>> queued = events.publish(new SessionEvent.MessagesQueued(durable))
+                .map(ids -> List.of(castIds(ids)));
+        return retainedWrite.chain(() -> queued).map(idLists -> {
+            List<Long> ids = idLists.get(0);
+            for (int i = 0; i < durable.size(); i++) {
+                QueuedMessage q = durable.get(i);
+                long id = ids.get(i);
+                if (id == 0) {
+                    droppedForFullQueue.incrementAndGet();
+                    continue;
+                }
+                Optional<ClientConnection> live = clients.get(q.clientId());
+                live.ifPresent(c -> c.deliver(q.message(), q.message().qos(), q.subscriptionIdentifiers(), id));
+            }
+            return routed;
+        });
+    }
+
+    @SuppressWarnings("unchecked")
+    private static List<Long> castIds(Object ids) {
+        return (List<Long>) ids;
+    }
+
+    /** Messages not queued because a session's queue was full (drop-newest), since start. */
+    public long droppedForFullQueue() {
+        return droppedForFullQueue.get();
+    }
+}

@@ -1,0 +1,88 @@
+package dev.tether.events;
+
+import dev.tether.delivery.QueuedMessage;
+import dev.tether.protocol.PublishedMessage;
+import dev.tether.routing.Subscription;
+import dev.tether.session.ConnectRequest;
+import dev.tether.session.ExpiryInterval;
+import dev.tether.session.Will;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+
+/**
+ * Something that happened to a session and must reach PostgreSQL. Events flow, in order, through
+ * {@link SessionEvents} into the store's reconciler, which writes them in batches.
+ */
+public sealed interface SessionEvent {
+
+    /** The Client Identifier the event concerns, or {@code null} for events that name none. */
+    String clientId();
+
+    /** A CONNECT was received: decide and record the session (the reply is a {@code SessionOpened}). */
+    record SessionOpening(ConnectRequest request, Optional<Will> will, UUID instanceId, Instant at)
+            implements SessionEvent {
+        public String clientId() {
+            return request.clientId();
+        }
+    }
+
+    /** A connection closed; the session ends now when {@code expiry} is 0, else at {@code closedAt + expiry}. */
+    record SessionClosed(String clientId, UUID instanceId, Instant closedAt, ExpiryInterval expiry,
+                         Optional<Instant> willPublishAt) implements SessionEvent {
+    }
+
+    /** A new connection took the Client Identifier over from a live one (recorded by the new SessionOpening). */
+    record SessionTakenOver(String clientId, UUID instanceId, Instant at) implements SessionEvent {
+    }
+
+    record Subscribed(String clientId, List<Subscription> subscriptions) implements SessionEvent {
+        public Subscribed {
+            subscriptions = List.copyOf(subscriptions);
+        }
+    }
+
+    record Unsubscribed(String clientId, List<String> topicFilters) implements SessionEvent {
+        public Unsubscribed {
+            topicFilters = List.copyOf(topicFilters);
+        }
+    }
+
+    /** QoS 1/2 messages for durable sessions; the reply is the message ids (0 when not queued). */
+    record MessagesQueued(List<QueuedMessage> messages) implements SessionEvent {
+        public MessagesQueued {
+            messages = List.copyOf(messages);
+        }
+
+        public String clientId() {
+            return null;
+        }
+    }
+
+    record MessageSent(String clientId, long messageId, int packetId) implements SessionEvent {
+    }
+
+    /** QoS 2: PUBREC received, PUBREL sent. */
+    record MessageReleased(String clientId, long messageId) implements SessionEvent {
+    }
+
+    /** PUBACK or PUBCOMP received, or the message was dropped. */
+    record MessageAcknowledged(String clientId, long messageId) implements SessionEvent {
+    }
+
+    /** QoS 2 PUBLISH received from the client, PUBREC about to be sent. */
+    record InboundQos2Received(String clientId, int packetId) implements SessionEvent {
+    }
+
+    /** PUBREL received from the client, PUBCOMP about to be sent. */
+    record InboundQos2Released(String clientId, int packetId) implements SessionEvent {
+    }
+
+    /** A retained message was set (non-empty payload) or cleared (empty payload). */
+    record RetainedChanged(PublishedMessage message) implements SessionEvent {
+        public String clientId() {
+            return null;
+        }
+    }
+}

@@ -1,0 +1,85 @@
+package dev.tether.events;
+
+import io.smallrye.mutiny.Multi;
+import io.smallrye.mutiny.Uni;
+import io.smallrye.mutiny.operators.multi.processors.UnicastProcessor;
+import jakarta.enterprise.context.ApplicationScoped;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The ordered stream of session events. Any thread may publish; exactly one consumer (the store's
+ * reconciler) takes them in publication order. Tracks how many events wait so that the listener
+ * can stop reading sockets while the database falls behind.
+ */
+@ApplicationScoped
+public class SessionEvents {
+
+    private final UnicastProcessor<PendingEvent> processor = UnicastProcessor.create();
+    private final Multi<PendingEvent> stream = processor;
+    private final AtomicInteger waiting = new AtomicInteger();
+    private final List<DrainListener> drainListeners = new ArrayList<>();
+
+    private record DrainListener(int threshold, Runnable action) {
+    }
+
+    /**
+     * Publishes an event; the returned {@link Uni} completes with the store's result once the
+     * event is committed (or fails if it could not be).
+     */
+    @SuppressWarnings("unchecked")
+    public <T> Uni<T> publish(SessionEvent event) {
+        CompletableFuture<Object> committed = new CompletableFuture<>();
+        waiting.incrementAndGet();
+        committed.whenComplete((r, f) -> released());
+        synchronized (processor) {
+            processor.onNext(new PendingEvent(event, committed));
+        }
+        return Uni.createFrom().completionStage(() -> (CompletableFuture<T>) (CompletableFuture<?>) committed)
+                .memoize().indefinitely();
+    }
+
+    /** Publishes an event whose commit nobody waits for. */
+    public void publishAndForget(SessionEvent event) {
+        publish(event).subscribe().with(r -> { }, f -> { });
+    }
+
+    /** The events, in order, for the single consumer. */
+    public Multi<PendingEvent> stream() {
+        return stream;
+    }
+
+    /** Events published and not yet committed. */
+    public int waiting() {
+        return waiting.get();
+    }
+
+    /** Runs {@code listener} once, when the number of waiting events next falls to {@code threshold} or below. */
+    public void whenDrainedTo(int threshold, Runnable listener) {
+        synchronized (drainListeners) {
+            if (waiting.get() > threshold) {
+                drainListeners.add(new DrainListener(threshold, listener));
+                return;
+            }
+        }
+        listener.run();
+    }
+
+    private void released() {
+        int now = waiting.decrementAndGet();
+        List<Runnable> toRun = new ArrayList<>();
+        synchronized (drainListeners) {
+            drainListeners.removeIf(l -> {
+                if (now <= l.threshold()) {
+                    toRun.add(l.action());
+                    return true;
+                }
+                return false;
+            });
+        }
+        toRun.forEach(Runnable::run);
+    }
+
+}

@@ -1,0 +1,70 @@
+package dev.tether.jobs;
+
+import dev.tether.config.StoreConfig;
+import dev.tether.delivery.SessionDirectory;
+import dev.tether.delivery.WillPublisher;
+import dev.tether.routing.SubscriptionIndex;
+import dev.tether.store.ExpiredSessions;
+import io.quarkus.scheduler.Scheduled;
+import io.smallrye.mutiny.Uni;
+import jakarta.enterprise.context.ApplicationScoped;
+import org.jboss.logging.Logger;
+
+/**
+ * Every second: publishes wills whose delay has passed, removes sessions whose Session Expiry
+ * Interval has run out, and releases sessions of dead instances. Claims rows with
+ * {@code FOR UPDATE SKIP LOCKED}, so any number of replicas may run it at once; a failed run is
+ * logged and the next one starts afresh.
+ */
+@ApplicationScoped
+public class ExpiryJob {
+
+    private static final Logger LOG = Logger.getLogger(ExpiryJob.class);
+    private static final int MAX_ROUNDS = 100;
+
+    private final ExpiredSessions expired;
+    private final WillPublisher wills;
+    private final SubscriptionIndex subscriptions;
+    private final SessionDirectory sessions;
+    private final StoreConfig config;
+
+    public ExpiryJob(ExpiredSessions expired, WillPublisher wills, SubscriptionIndex subscriptions,
+                     SessionDirectory sessions, StoreConfig config) {
+        this.expired = expired;
+        this.wills = wills;
+        this.subscriptions = subscriptions;
+        this.sessions = sessions;
+        this.config = config;
+    }
+
+    @Scheduled(every = "${tether.jobs.expiry-every:1s}", delayed = "1s",
+            concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
+    Uni<Void> run() {
+        return runOnce()
+                .onFailure().invoke(f -> LOG.warnf("expiry run failed: %s", f.toString()))
+                .onFailure().recoverWithNull()
+                .replaceWithVoid();
+    }
+
+    /** One full cycle: loops over bounded batches until nothing is due. Returns the number of sessions removed. */
+    public Uni<Integer> runOnce() {
+        return expired.releaseDeadInstances().chain(() -> round(0, 0));
+    }
+
+    private Uni<Integer> round(int n, int removedSoFar) {
+        int batch = config.expiryBatchSize();
+        return expired.claimDueWills(batch)
+                .invoke(due -> due.forEach(w -> wills.publishAndForget(w.clientId(), w.will())))
+                .chain(dueWills -> expired.removeExpiredSessions(batch)
+                        .invoke(gone -> gone.forEach(g -> {
+                            subscriptions.removeAll(g.clientId());
+                            sessions.remove(g.clientId());
+                            g.pendingWill().ifPresent(w -> wills.publishAndForget(g.clientId(), w));
+                        }))
+                        .chain(ids -> {
+                            int total = removedSoFar + ids.size();
+                            boolean more = ids.size() == batch || dueWills.size() == batch;
+                            return more && n < MAX_ROUNDS ? round(n + 1, total) : Uni.createFrom().item(total);
+                        }));
+    }
+}

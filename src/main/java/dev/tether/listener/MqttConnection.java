@@ -1,0 +1,750 @@
+package dev.tether.listener;
+
+import dev.tether.delivery.ClientConnection;
+import dev.tether.delivery.OutboundWindow;
+import dev.tether.delivery.StoredOutboundMessage;
+import dev.tether.delivery.WillPublisher;
+import dev.tether.events.SessionEvent;
+import dev.tether.events.SessionOpened;
+import dev.tether.protocol.ConnectReasonCode;
+import dev.tether.protocol.DisconnectReasonCode;
+import dev.tether.protocol.ProtocolVersion;
+import dev.tether.protocol.PublishedMessage;
+import dev.tether.routing.Subscription;
+import dev.tether.routing.TopicFilter;
+import dev.tether.routing.TopicNames;
+import dev.tether.session.ConnectDecision;
+import dev.tether.session.ConnectRequest;
+import dev.tether.session.DisconnectDecision;
+import dev.tether.session.ExpiryInterval;
+import dev.tether.session.SessionRules;
+import dev.tether.session.Will;
+import io.netty.handler.codec.DecoderException;
+import io.netty.handler.codec.TooLongFrameException;
+import io.netty.handler.codec.mqtt.MqttConnAckMessage;
+import io.netty.handler.codec.mqtt.MqttConnectMessage;
+import io.netty.handler.codec.mqtt.MqttConnectReturnCode;
+import io.netty.handler.codec.mqtt.MqttFixedHeader;
+import io.netty.handler.codec.mqtt.MqttIdentifierRejectedException;
+import io.netty.handler.codec.mqtt.MqttMessage;
+import io.netty.handler.codec.mqtt.MqttMessageBuilders;
+import io.netty.handler.codec.mqtt.MqttMessageIdAndPropertiesVariableHeader;
+import io.netty.handler.codec.mqtt.MqttMessageType;
+import io.netty.handler.codec.mqtt.MqttProperties;
+import io.netty.handler.codec.mqtt.MqttProperties.MqttPropertyType;
+import io.netty.handler.codec.mqtt.MqttPublishMessage;
+import io.netty.handler.codec.mqtt.MqttQoS;
+import io.netty.handler.codec.mqtt.MqttReasonCodeAndPropertiesVariableHeader;
+import io.netty.handler.codec.mqtt.MqttSubAckMessage;
+import io.netty.handler.codec.mqtt.MqttSubAckPayload;
+import io.netty.handler.codec.mqtt.MqttSubscribeMessage;
+import io.netty.handler.codec.mqtt.MqttTopicSubscription;
+import io.netty.handler.codec.mqtt.MqttUnacceptableProtocolVersionException;
+import io.netty.handler.codec.mqtt.MqttUnsubAckMessage;
+import io.netty.handler.codec.mqtt.MqttUnsubAckPayload;
+import io.netty.handler.codec.mqtt.MqttUnsubscribeMessage;
+import io.netty.handler.codec.mqtt.MqttMessageIdVariableHeader;
+import io.netty.buffer.Unpooled;
+import io.netty.util.ReferenceCountUtil;
+import io.smallrye.mutiny.Uni;
+import io.vertx.core.Context;
+import io.vertx.core.Vertx;
+import io.vertx.core.net.impl.NetSocketInternal;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+import java.util.function.Consumer;
+import org.jboss.logging.Logger;
+
+/**
+ * One client's MQTT connection: the packet state machine of MQTT 3.1.1 and 5.0 over a socket
+ * that already decodes MQTT packets. Owned by one Vert.x event loop: every method except
+ * {@link #deliver} and {@link #takeOver} (which hop onto it) runs on {@link #context}.
+ */
+final class MqttConnection implements ClientConnection {
+
+    private static final Logger LOG = Logger.getLogger(MqttConnection.class);
+
+    private enum Phase { AWAITING_CONNECT, CONNECTING, CONNECTED, CLOSED }
+
+    private record HeldDelivery(PublishedMessage message, int qos, List<Integer> subscriptionIds, long messageId) {
+    }
+
+    /** An acknowledgement waiting for its turn: acks go out in the order their packets arrived [MQTT-4.6.0-2]. */
+    private static final class PendingAck {
+        final MqttMessageType type;
+        final int packetId;
+        Integer reasonCode;
+
+        PendingAck(MqttMessageType type, int packetId) {
+            this.type = type;
+            this.packetId = packetId;
+        }
+    }
+
+    private final NetSocketInternal socket;
+    private final Context context;
+    private final BrokerServices services;
+    private final WillPublisher wills;
+    private Phase phase = Phase.AWAITING_CONNECT;
+    private final ArrayDeque<MqttMessage> heldInbound = new ArrayDeque<>();
+    private final ArrayDeque<HeldDelivery> heldDeliveries = new ArrayDeque<>();
+    private final ArrayDeque<PendingAck> pendingAcks = new ArrayDeque<>();
+    private final Set<Integer> inboundQos2 = new HashSet<>();
+    private Set<Long> resumedMessageIds;
+    private ProtocolVersion version = ProtocolVersion.MQTT_5;
+    private String clientId;
+    private ExpiryInterval expiry = ExpiryInterval.ZERO;
+    private Will will;
+    private boolean publishWillOnClose = true;
+    private volatile boolean takenOver;
+    private OutboundWindow window = new OutboundWindow(65535);
+    private long lastPacketNanos = System.nanoTime();
+    private long keepAliveTimer = -1;
+    private long connectTimer;
+    private boolean paused;
+
+    MqttConnection(NetSocketInternal socket, Context context, BrokerServices services, WillPublisher wills) {
+        this.socket = socket;
+        this.context = context;
+        this.services = services;
+        this.wills = wills;
+        this.connectTimer = context.owner().setTimer(services.mqtt().connectTimeout().toMillis(), t -> {
+            if (phase == Phase.AWAITING_CONNECT) {
+                socket.close();
+            }
+        });
+    }
+
+    private boolean mqtt5() {
+        return version.isMqtt5();
+    }
+
+    private Instant now() {
+        return services.clock().instant();
+    }
+
+    // ---- inbound ---------------------------------------------------------------------------------
+
+    void onMessage(Object o) {
+        if (!(o instanceof MqttMessage m)) {
+            ReferenceCountUtil.release(o);
+            return;
+        }
+        try {
+            lastPacketNanos = System.nanoTime();
+            if (m.decoderResult().isFailure()) {
+                onDecodeFailure(m.decoderResult().cause());
+                return;
+            }
+            switch (phase) {
+                case AWAITING_CONNECT -> {
+                    if (m instanceof MqttConnectMessage c) {
+                        onConnect(c);
+                    } else {
+                        // [MQTT-3.1.0-1] the first packet must be CONNECT.
+                        socket.close();
+                    }
+                }
+                // Clients may send before CONNACK (§3.1.4); hold the packets until the session is ready.
+                case CONNECTING -> heldInbound.add(detach(m));
+                case CONNECTED -> dispatch(m);
+                case CLOSED -> { }
+            }
+        } catch (RuntimeException e) {
+            LOG.debugf(e, "client %s sent a packet Tether could not handle", clientId);
+            disconnect(DisconnectReasonCode.PROTOCOL_ERROR);
+        } finally {
+            ReferenceCountUtil.release(m);
+        }
+        applyBackPressure();
+    }
+
+    /** A copy of a packet that owns no pooled buffer, to be kept after the original is released. */
+    private static MqttMessage detach(MqttMessage m) {
+        if (m instanceof MqttPublishMessage p) {
+            return p.replace(Unpooled.wrappedBuffer(NettyPackets.bytes(p.payload())));
+        }
+        return m;
+    }
+
+    private void onDecodeFailure(Throwable cause) {
+        LOG.debugf("malformed packet from %s: %s", clientId, cause.toString());
+        if (phase == Phase.AWAITING_CONNECT) {
+            if (cause instanceof MqttUnacceptableProtocolVersionException) {
+                refuse(ConnectReasonCode.UNSUPPORTED_PROTOCOL_VERSION);
+            } else if (cause instanceof MqttIdentifierRejectedException) {
+                refuse(ConnectReasonCode.CLIENT_IDENTIFIER_NOT_VALID);
+            } else if (cause instanceof TooLongFrameException) {
+                refuse(ConnectReasonCode.PACKET_TOO_LARGE);
+            } else {
+                refuse(ConnectReasonCode.MALFORMED_PACKET);
+            }
+            return;
+        }
+        boolean tooLarge = cause instanceof TooLongFrameException
+                || (cause instanceof DecoderException && String.valueOf(cause.getMessage()).contains("too large"));
+        disconnect(tooLarge ? DisconnectReasonCode.PACKET_TOO_LARGE : DisconnectReasonCode.MALFORMED_PACKET);
+    }
+
+    private void dispatch(MqttMessage m) {
+        MqttMessageType type = m.fixedHeader().messageType();
+        switch (type) {
+            case PUBLISH -> onPublish((MqttPublishMessage) m);
+            case PUBACK -> onPubackOrPubcomp(NettyPackets.packetId(m));
+            case PUBREC -> onPubrec(NettyPackets.packetId(m));
+            case PUBCOMP -> onPubackOrPubcomp(NettyPackets.packetId(m));
+            case PUBREL -> onPubrel(NettyPackets.packetId(m));
+            case SUBSCRIBE -> onSubscribe((MqttSubscribeMessage) m);
+            case UNSUBSCRIBE -> onUnsubscribe((MqttUnsubscribeMessage) m);
+            case PINGREQ -> write(new MqttMessage(new MqttFixedHeader(MqttMessageType.PINGRESP, false,
+                    MqttQoS.AT_MOST_ONCE, false, 0)));
+            case DISCONNECT -> onDisconnect(m);
+            // [MQTT-3.1.0-2] a second CONNECT is a Protocol Error; Tether supports no AUTH method.
+            default -> disconnect(DisconnectReasonCode.PROTOCOL_ERROR);
+        }
+    }
+
+    // ---- CONNECT ---------------------------------------------------------------------------------
+
+    private void onConnect(MqttConnectMessage c) {
+        context.owner().cancelTimer(connectTimer);
+        var header = c.variableHeader();
+        var payload = c.payload();
+        if (header.version() != 4 && header.version() != 5) {
+            version = ProtocolVersion.MQTT_3_1_1;
+            refuse(ConnectReasonCode.UNSUPPORTED_PROTOCOL_VERSION);
+            return;
+        }
+        version = header.version() == 5 ? ProtocolVersion.MQTT_5 : ProtocolVersion.MQTT_3_1_1;
+        MqttProperties props = mqtt5() ? header.properties() : MqttProperties.NO_PROPERTIES;
+        boolean cleanStart = header.isCleanSession();
+        String id = payload.clientIdentifier() == null ? "" : payload.clientIdentifier();
+        boolean assigned = false;
+        if (id.isEmpty()) {
+            if (!mqtt5() && !cleanStart) {
+                refuse(ConnectReasonCode.CLIENT_IDENTIFIER_NOT_VALID); // [MQTT-3.1.3-8]
+                return;
+            }
+            id = "tether-" + UUID.randomUUID(); // [MQTT-3.1.3-6] the server assigns one
+            assigned = mqtt5();
+        }
+        if (id.length() > services.mqtt().maxClientIdLength()) {
+            refuse(ConnectReasonCode.CLIENT_IDENTIFIER_NOT_VALID);
+            return;
+        }
+        if (mqtt5() && props.getProperty(MqttPropertyType.AUTHENTICATION_METHOD.value()) != null) {
+            refuse(ConnectReasonCode.BAD_AUTHENTICATION_METHOD);
+            return;
+        }
+        long receiveMaximum = NettyPackets.unsignedInt(props, MqttPropertyType.RECEIVE_MAXIMUM).orElse(65535L);
+        if (receiveMaximum == 0) {
+            refuse(ConnectReasonCode.PROTOCOL_ERROR);
+            return;
+        }
+        window = new OutboundWindow((int) receiveMaximum);
+        if (header.isWillFlag()) {
+            MqttProperties wp = mqtt5() ? payload.willProperties() : MqttProperties.NO_PROPERTIES;
+            will = new Will(payload.willTopic(), payload.willMessageInBytes(), header.willQos(), header.isWillRetain(),
+                    NettyPackets.unsignedInt(wp, MqttPropertyType.WILL_DELAY_INTERVAL).orElse(0L),
+                    NettyPackets.unsignedInt(wp, MqttPropertyType.PUBLICATION_EXPIRY_INTERVAL).orElse(null),
+                    mqtt5() ? NettyPackets.messageProperties(wp) : null);
+            if (!TopicNames.isValidTopicName(will.topic())) {
+                refuse(ConnectReasonCode.TOPIC_NAME_INVALID);
+                return;
+            }
+        }
+        clientId = id;
+        ConnectRequest request = new ConnectRequest(version, id, cleanStart,
+                NettyPackets.unsignedInt(props, MqttPropertyType.SESSION_EXPIRY_INTERVAL).map(ExpiryInterval::ofSeconds));
+        expiry = SessionRules.requestedExpiry(request, services.policy()).cappedAt(services.policy().maxExpiry());
+        phase = Phase.CONNECTING;
+
+        // [MQTT-3.1.4-3] takeover: the previous connection of this Client Identifier is closed.
+        services.clients().register(id, this).ifPresent(previous -> {
+            previous.takeOver(cleanStart);
+            services.events().publishAndForget(new SessionEvent.SessionTakenOver(clientId, services.instanceId(), now()));
+        });
+        Uni<SessionOpened> opened = services.events().publish(
+                new SessionEvent.SessionOpening(request, Optional.ofNullable(will), services.instanceId(), now()));
+        boolean announceAssigned = assigned;
+        int keepAlive = header.keepAliveTimeSeconds();
+        if (cleanStart && !expiry.isDurable()) {
+            // Nothing to wait for: a new, non-durable session; it is written without delaying the client.
+            services.sessions().put(id, false);
+            services.subscriptions().removeAll(id);
+            ConnectDecision decision = SessionRules.onConnect(request, Optional.empty(), now(), services.policy());
+            onContext(opened, r -> r.willsToPublish().forEach(w -> wills.publishAndForget(clientId, w)),
+                    f -> LOG.warnf("session %s not recorded: %s", clientId, f.toString()));
+            accept(decision, announceAssigned, keepAlive, List.of(), List.of());
+            return;
+        }
+        onContext(opened.ifNoItem().after(services.store().connectTimeout()).fail(),
+                r -> {
+                    if (phase != Phase.CONNECTING || takenOver) {
+                        return;
+                    }
+                    ConnectDecision d = r.decision();
+                    expiry = d.grantedExpiry();
+                    services.sessions().put(clientId, expiry.isDurable());
+                    if (d.sessionPresent()) {
+                        r.subscriptions().forEach(services.subscriptions()::put);
+                    } else {
+                        services.subscriptions().removeAll(clientId);
+                    }
+                    r.willsToPublish().forEach(w -> wills.publishAndForget(clientId, w));
+                    inboundQos2.addAll(r.inboundQos2());
+                    accept(d, announceAssigned, keepAlive, r.outbound(), r.subscriptions());
+                },
+                f -> {
+                    LOG.warnf("session %s could not be opened: %s", clientId, f.toString());
+                    if (phase == Phase.CONNECTING) {
+                        refuse(ConnectReasonCode.SERVER_UNAVAILABLE);
+                    }
+                });
+    }
+
+    private void accept(ConnectDecision d, boolean assigned, int keepAlive, List<StoredOutboundMessage> outbound,
+                        List<Subscription> resumed) {
+        MqttProperties props = new MqttProperties();
+        if (mqtt5()) {
+            if (assigned) {
+                props.add(new MqttProperties.StringProperty(MqttPropertyType.ASSIGNED_CLIENT_IDENTIFIER.value(), clientId));
+            }
+            if (d.announceExpiry()) {
+                props.add(new MqttProperties.IntegerProperty(MqttPropertyType.SESSION_EXPIRY_INTERVAL.value(),
+                        (int) d.grantedExpiry().seconds()));
+            }
+            props.add(new MqttProperties.IntegerProperty(MqttPropertyType.MAXIMUM_PACKET_SIZE.value(),
+                    services.mqtt().maxPacketSize()));
+            props.add(new MqttProperties.IntegerProperty(MqttPropertyType.SHARED_SUBSCRIPTION_AVAILABLE.value(), 0));
+        }
+        MqttConnAckMessage connack = MqttMessageBuilders.connAck()
+                .returnCode(MqttConnectReturnCode.CONNECTION_ACCEPTED)
+                .sessionPresent(d.sessionPresent())
+                .properties(props)
+                .build();
+        write(connack);
+        phase = Phase.CONNECTED;
+        startKeepAlive(keepAlive);
+
+        // [MQTT-4.4.0-1] resend unacknowledged PUBLISH (DUP = 1) and PUBREL with their Packet Identifiers,
+        // then the queued messages, then what arrived meanwhile.
+        Instant now = now();
+        resumedMessageIds = new HashSet<>();
+        for (StoredOutboundMessage s : outbound) {
+            resumedMessageIds.add(s.messageId());
+            if (s.isReleased()) {
+                window.resume(s.packetId(), s.messageId(), s.message(), s.message().qos(), s.subscriptionIdentifiers(), true);
+                write(NettyPackets.ack(MqttMessageType.PUBREL, s.packetId(), 0, mqtt5()));
+            } else if (s.isSent() && s.packetId() > 0) {
+                window.resume(s.packetId(), s.messageId(), s.message(), s.message().qos(), s.subscriptionIdentifiers(), false);
+                write(NettyPackets.publish(s.message(), s.message().qos(), s.packetId(), true,
+                        s.subscriptionIdentifiers(), now, mqtt5()));
+            } else {
+                sendOrHold(s.message(), s.message().qos(), s.subscriptionIdentifiers(), s.messageId());
+            }
+        }
+        while (!heldDeliveries.isEmpty()) {
+            HeldDelivery h = heldDeliveries.poll();
+            if (h.messageId() == 0 || !resumedMessageIds.contains(h.messageId())) {
+                sendOrHold(h.message(), h.qos(), h.subscriptionIds(), h.messageId());
+            }
+        }
+        resumedMessageIds = null;
+        while (!heldInbound.isEmpty() && phase == Phase.CONNECTED) {
+            MqttMessage m = heldInbound.poll();
+            try {
+                dispatch(m);
+            } finally {
+                ReferenceCountUtil.release(m);
+            }
+        }
+    }
+
+    /** Refuses the CONNECT: CONNACK with the reason (Session Present 0 [MQTT-3.2.2-6]) and close. */
+    private void refuse(ConnectReasonCode reason) {
+        MqttConnAckMessage connack = MqttMessageBuilders.connAck()
+                .returnCode(MqttConnectReturnCode.valueOf((byte) reason.codeFor(version)))
+                .sessionPresent(false)
+                .properties(MqttProperties.NO_PROPERTIES)
+                .build();
+        if (clientId != null) {
+            services.clients().unregister(clientId, this);
+        }
+        if (phase == Phase.AWAITING_CONNECT) {
+            phase = Phase.CLOSED;
+        }
+        publishWillOnClose = false;
+        socket.writeMessage(connack).onComplete(v -> socket.close());
+    }
+
+    private void startKeepAlive(int keepAliveSeconds) {
+        if (keepAliveSeconds <= 0) {
+            return;
+        }
+        long limitNanos = keepAliveSeconds * 1_500_000_000L; // [MQTT-3.1.2-22] 1.5 x Keep Alive
+        long period = Math.max(100, keepAliveSeconds * 250L);
+        keepAliveTimer = context.owner().setPeriodic(period, t -> {
+            if (System.nanoTime() - lastPacketNanos > limitNanos) {
+                disconnect(DisconnectReasonCode.KEEP_ALIVE_TIMEOUT);
+            }
+        });
+    }
+
+    // ---- PUBLISH from the client ----------------------------------------------------------------
+
+    private void onPublish(MqttPublishMessage p) {
+        String topic = p.variableHeader().topicName();
+        int qos = p.fixedHeader().qosLevel().value();
+        int packetId = p.variableHeader().packetId();
+        if (mqtt5() && p.variableHeader().properties().getProperty(MqttPropertyType.TOPIC_ALIAS.value()) != null) {
+            disconnect(DisconnectReasonCode.TOPIC_ALIAS_INVALID); // Topic Alias Maximum is 0
+            return;
+        }
+        if (!TopicNames.isValidTopicName(topic)) {
+            disconnect(DisconnectReasonCode.TOPIC_NAME_INVALID);
+            return;
+        }
+        if (qos == 2 && inboundQos2.contains(packetId)) {
+            // Duplicate of a QoS 2 message already received: acknowledge again, deliver once.
+            PendingAck ack = new PendingAck(MqttMessageType.PUBREC, packetId);
+            ack.reasonCode = 0;
+            pendingAcks.add(ack);
+            flushAcks();
+            return;
+        }
+        PublishedMessage message = NettyPackets.published(p, clientId, now(), mqtt5());
+        if (qos == 0) {
+            services.router().route(message).subscribe().with(r -> { }, f -> LOG.debugf("QoS 0 message lost: %s", f));
+            return;
+        }
+        PendingAck ack = new PendingAck(qos == 1 ? MqttMessageType.PUBACK : MqttMessageType.PUBREC, packetId);
+        pendingAcks.add(ack);
+        Uni<Void> stored = Uni.createFrom().voidItem();
+        if (qos == 2) {
+            inboundQos2.add(packetId);
+            if (expiry.isDurable()) {
+                stored = services.events().publish(new SessionEvent.InboundQos2Received(clientId, packetId)).replaceWithVoid();
+            }
+        }
+        Uni<Integer> reason = stored.chain(() -> services.router().route(message))
+                .map(r -> mqtt5() && r.matchedSessions() == 0 ? 0x10 : 0x00);
+        onContext(reason, code -> {
+            ack.reasonCode = code;
+            flushAcks();
+        }, f -> {
+            LOG.warnf("message from %s on %s not stored: %s", clientId, topic, f.toString());
+            if (!mqtt5()) {
+                socket.close(); // 3.1.1 has no negative acknowledgement: the client resends after reconnecting.
+                return;
+            }
+            inboundQos2.remove(packetId);
+            ack.reasonCode = 0x80;
+            flushAcks();
+        });
+    }
+
+    private void onPubrel(int packetId) {
+        boolean known = inboundQos2.remove(packetId);
+        PendingAck ack = new PendingAck(MqttMessageType.PUBCOMP, packetId);
+        pendingAcks.add(ack);
+        Uni<Void> stored = known && expiry.isDurable()
+                ? services.events().publish(new SessionEvent.InboundQos2Released(clientId, packetId)).replaceWithVoid()
+                : Uni.createFrom().voidItem();
+        int reason = known || !mqtt5() ? 0x00 : 0x92; // Packet Identifier not found
+        onContext(stored, v -> {
+            ack.reasonCode = reason;
+            flushAcks();
+        }, f -> {
+            inboundQos2.add(packetId);
+            socket.close();
+        });
+    }
+
+    private void flushAcks() {
+        while (!pendingAcks.isEmpty() && pendingAcks.peek().reasonCode != null && phase == Phase.CONNECTED) {
+            PendingAck a = pendingAcks.poll();
+            write(NettyPackets.ack(a.type, a.packetId, a.reasonCode, mqtt5()));
+        }
+    }
+
+    // ---- acknowledgements from the client -------------------------------------------------------
+
+    private void onPubackOrPubcomp(int packetId) {
+        window.complete(packetId).ifPresent(f -> {
+            if (f.messageId() > 0) {
+                services.events().publishAndForget(new SessionEvent.MessageAcknowledged(clientId, f.messageId()));
+            }
+        });
+        pump();
+    }
+
+    private void onPubrec(int packetId) {
+        Optional<OutboundWindow.InFlight> f = window.release(packetId);
+        f.filter(x -> x.messageId() > 0).ifPresent(x ->
+                services.events().publishAndForget(new SessionEvent.MessageReleased(clientId, x.messageId())));
+        write(NettyPackets.ack(MqttMessageType.PUBREL, packetId, f.isPresent() || !mqtt5() ? 0 : 0x92, mqtt5()));
+    }
+
+    // ---- SUBSCRIBE / UNSUBSCRIBE ----------------------------------------------------------------
+
+    private void onSubscribe(MqttSubscribeMessage m) {
+        MqttMessageIdAndPropertiesVariableHeader h = m.idAndPropertiesVariableHeader();
+        int packetId = h.messageId();
+        int subscriptionId = mqtt5()
+                ? NettyPackets.unsignedInt(h.properties(), MqttPropertyType.SUBSCRIPTION_IDENTIFIER).orElse(0L).intValue()
+                : 0;
+        List<Integer> codes = new ArrayList<>();
+        List<Subscription> accepted = new ArrayList<>();
+        List<Boolean> isNew = new ArrayList<>();
+        for (MqttTopicSubscription t : m.payload().topicSubscriptions()) {
+            String filter = t.topicName();
+            var option = t.option();
+            if (!TopicNames.isValidTopicFilter(filter)) {
+                codes.add(mqtt5() ? 0x8F : 0x80); // Topic Filter invalid
+            } else if (TopicNames.isShared(filter)) {
+                codes.add(mqtt5() ? 0x9E : 0x80); // Shared Subscriptions not supported (yet)
+            } else {
+                int qos = option.qos().value();
+                Subscription s = new Subscription(clientId, filter, qos, mqtt5() && option.isNoLocal(),
+                        mqtt5() && option.isRetainAsPublished(), mqtt5() ? option.retainHandling().value() : 0,
+                        subscriptionId);
+                isNew.add(services.subscriptions().put(s).isEmpty());
+                accepted.add(s);
+                codes.add(qos);
+            }
+        }
+        Uni<Object> stored = accepted.isEmpty() ? Uni.createFrom().nullItem()
+                : services.events().publish(new SessionEvent.Subscribed(clientId, accepted));
+        Uni<Object> waitFor = expiry.isDurable() ? stored : Uni.createFrom().nullItem();
+        onContext(waitFor, v -> {
+            write(new MqttSubAckMessage(new MqttFixedHeader(MqttMessageType.SUBACK, false, MqttQoS.AT_MOST_ONCE, false, 0),
+                    MqttMessageIdAndPropertiesVariableHeader.from(packetId),
+                    new MqttSubAckPayload(codes.stream().mapToInt(Integer::intValue).toArray())));
+            for (int i = 0; i < accepted.size(); i++) {
+                sendRetained(accepted.get(i), isNew.get(i));
+            }
+        }, f -> {
+            LOG.warnf("subscription of %s not stored: %s", clientId, f.toString());
+            accepted.forEach(s -> services.subscriptions().remove(clientId, s.topicFilter()));
+            write(new MqttSubAckMessage(new MqttFixedHeader(MqttMessageType.SUBACK, false, MqttQoS.AT_MOST_ONCE, false, 0),
+                    MqttMessageIdAndPropertiesVariableHeader.from(packetId),
+                    new MqttSubAckPayload(codes.stream().mapToInt(c -> 0x80).toArray())));
+        });
+    }
+
+    /** Retained messages for a new subscription, by its Retain Handling option (§3.3.1.3). */
+    private void sendRetained(Subscription s, boolean isNew) {
+        if (s.retainHandling() == 2 || (s.retainHandling() == 1 && !isNew)) {
+            return;
+        }
+        for (PublishedMessage r : services.retained().matching(new TopicFilter(s.topicFilter()), now())) {
+            int qos = Math.min(r.qos(), s.qos());
+            List<Integer> ids = s.subscriptionIdentifier() == 0 ? List.of() : List.of(s.subscriptionIdentifier());
+            sendOrHold(r.withRetain(true), qos, ids, 0); // [MQTT-3.3.1-9] retain flag set
+        }
+    }
+
+    private void onUnsubscribe(MqttUnsubscribeMessage m) {
+        int packetId = m.idAndPropertiesVariableHeader().messageId();
+        List<Short> codes = new ArrayList<>();
+        List<String> removed = new ArrayList<>();
+        for (String filter : m.payload().topics()) {
+            boolean existed = services.subscriptions().remove(clientId, filter);
+            if (existed) {
+                removed.add(filter);
+            }
+            codes.add((short) (existed ? 0x00 : 0x11));
+        }
+        Uni<Object> stored = removed.isEmpty() ? Uni.createFrom().nullItem()
+                : services.events().publish(new SessionEvent.Unsubscribed(clientId, removed));
+        Uni<Object> waitFor = expiry.isDurable() ? stored : Uni.createFrom().nullItem();
+        onContext(waitFor, v -> write(new MqttUnsubAckMessage(
+                        new MqttFixedHeader(MqttMessageType.UNSUBACK, false, MqttQoS.AT_MOST_ONCE, false, 0),
+                        MqttMessageIdAndPropertiesVariableHeader.from(packetId),
+                        mqtt5() ? new MqttUnsubAckPayload(codes) : new MqttUnsubAckPayload())),
+                f -> socket.close());
+    }
+
+    // ---- DISCONNECT and close -------------------------------------------------------------------
+
+    private void onDisconnect(MqttMessage m) {
+        int reason = 0;
+        Optional<ExpiryInterval> disconnectExpiry = Optional.empty();
+        if (mqtt5() && m.variableHeader() instanceof MqttReasonCodeAndPropertiesVariableHeader h) {
+            reason = h.reasonCode() & 0xFF;
+            disconnectExpiry = NettyPackets.unsignedInt(h.properties(), MqttPropertyType.SESSION_EXPIRY_INTERVAL)
+                    .map(ExpiryInterval::ofSeconds);
+        }
+        DisconnectDecision d = SessionRules.onDisconnect(expiry, disconnectExpiry, reason, services.policy());
+        expiry = d.expiry();
+        publishWillOnClose = d.publishWill();
+        if (d.protocolError()) {
+            disconnect(DisconnectReasonCode.PROTOCOL_ERROR);
+        } else {
+            socket.close();
+        }
+    }
+
+    /** Server-initiated DISCONNECT (MQTT 5 only; a 3.1.1 client just sees the close), then close. */
+    void disconnect(DisconnectReasonCode reason) {
+        if (phase == Phase.CLOSED) {
+            return;
+        }
+        if (mqtt5() && phase != Phase.AWAITING_CONNECT) {
+            socket.writeMessage(NettyPackets.disconnect(reason.code())).onComplete(v -> socket.close());
+        } else {
+            socket.close();
+        }
+    }
+
+    void onClose() {
+        Phase was = phase;
+        phase = Phase.CLOSED;
+        if (keepAliveTimer >= 0) {
+            context.owner().cancelTimer(keepAliveTimer);
+        }
+        context.owner().cancelTimer(connectTimer);
+        heldInbound.forEach(ReferenceCountUtil::release);
+        heldInbound.clear();
+        if (was == Phase.AWAITING_CONNECT || clientId == null) {
+            return;
+        }
+        boolean owner = services.clients().unregister(clientId, this);
+        if (takenOver || !owner) {
+            return; // the new connection owns the session now
+        }
+        Instant now = now();
+        Optional<Instant> willAt = Optional.empty();
+        if (will != null && publishWillOnClose) {
+            Instant at = SessionRules.willPublishAt(now, will.delaySeconds(), expiry);
+            if (at.isAfter(now)) {
+                willAt = Optional.of(at); // the expiry job publishes it unless the client returns first
+            } else {
+                wills.publishAndForget(clientId, will);
+            }
+        }
+        services.events().publishAndForget(new SessionEvent.SessionClosed(clientId, services.instanceId(), now, expiry, willAt));
+        if (!expiry.isDurable()) {
+            services.subscriptions().removeAll(clientId);
+            services.sessions().remove(clientId);
+        } else {
+            services.sessions().put(clientId, true);
+        }
+    }
+
+    // ---- delivery to the client -----------------------------------------------------------------
+
+    @Override
+    public void deliver(PublishedMessage message, int qos, List<Integer> subscriptionIds, long messageId) {
+        if (Vertx.currentContext() == context) {
+            deliverOnContext(message, qos, subscriptionIds, messageId);
+        } else {
+            context.runOnContext(v -> deliverOnContext(message, qos, subscriptionIds, messageId));
+        }
+    }
+
+    private void deliverOnContext(PublishedMessage message, int qos, List<Integer> subscriptionIds, long messageId) {
+        switch (phase) {
+            case CONNECTING -> heldDeliveries.add(new HeldDelivery(message, qos, subscriptionIds, messageId));
+            case CONNECTED -> sendOrHold(message, qos, subscriptionIds, messageId);
+            default -> { } // a durable message stays queued in PostgreSQL for the next connection
+        }
+    }
+
+    private void sendOrHold(PublishedMessage message, int qos, List<Integer> subscriptionIds, long messageId) {
+        Instant now = now();
+        if (message.isExpiredAt(now)) {
+            // [MQTT-3.3.2-5] expired before delivery started: dropped for this subscriber.
+            if (messageId > 0) {
+                services.events().publishAndForget(new SessionEvent.MessageAcknowledged(clientId, messageId));
+            }
+            return;
+        }
+        if (qos == 0) {
+            write(NettyPackets.publish(message, 0, 0, false, subscriptionIds, now, mqtt5()));
+            if (messageId > 0) {
+                services.events().publishAndForget(new SessionEvent.MessageAcknowledged(clientId, messageId));
+            }
+            return;
+        }
+        if (!window.hasRoom()) {
+            window.enqueue(new OutboundWindow.Waiting(messageId, message, qos, subscriptionIds));
+            return;
+        }
+        OutboundWindow.InFlight f = window.send(messageId, message, qos, subscriptionIds);
+        write(NettyPackets.publish(message, qos, f.packetId(), false, subscriptionIds, now, mqtt5()));
+        if (messageId > 0) {
+            services.events().publishAndForget(new SessionEvent.MessageSent(clientId, messageId, f.packetId()));
+        }
+    }
+
+    /** Sends waiting messages while the client's Receive Maximum leaves room. */
+    private void pump() {
+        Optional<OutboundWindow.Waiting> w;
+        while (phase == Phase.CONNECTED && (w = window.nextWaiting()).isPresent()) {
+            OutboundWindow.Waiting x = w.get();
+            sendOrHold(x.message(), x.qos(), x.subscriptionIdentifiers(), x.messageId());
+        }
+    }
+
+    @Override
+    public void takeOver(boolean newCleanStart) {
+        takenOver = true;
+        context.runOnContext(v -> {
+            if (phase == Phase.CLOSED) {
+                return;
+            }
+            if (will != null && SessionRules.publishWillOnTakeover(newCleanStart, will.delaySeconds())) {
+                wills.publishAndForget(clientId, will);
+            }
+            will = null;
+            disconnect(DisconnectReasonCode.SESSION_TAKEN_OVER);
+        });
+    }
+
+    /** Graceful broker stop: DISCONNECT 0x8B to MQTT 5 clients, then close. */
+    void shutdown() {
+        context.runOnContext(v -> disconnect(DisconnectReasonCode.SERVER_SHUTTING_DOWN));
+    }
+
+    // ---- plumbing --------------------------------------------------------------------------------
+
+    private void write(MqttMessage m) {
+        if (phase != Phase.CLOSED) {
+            socket.writeMessage(m);
+        } else {
+            ReferenceCountUtil.release(m);
+        }
+    }
+
+    /** Subscribes to {@code uni} and runs the callbacks on this connection's event loop. */
+    private <T> void onContext(Uni<T> uni, Consumer<T> onItem, Consumer<Throwable> onFailure) {
+        uni.subscribe().with(
+                item -> context.runOnContext(v -> onItem.accept(item)),
+                failure -> context.runOnContext(v -> onFailure.accept(failure)));
+    }
+
+    /** Stops reading the socket while too many events wait for PostgreSQL; resumes when they drain. */
+    private void applyBackPressure() {
+        int capacity = services.store().queueCapacity();
+        if (!paused && services.events().waiting() > capacity) {
+            paused = true;
+            socket.pause();
+            services.events().whenDrainedTo(capacity / 2, () -> context.runOnContext(v -> {
+                paused = false;
+                socket.resume();
+            }));
+        }
+    }
+
+    String clientId() {
+        return clientId;
+    }
+}

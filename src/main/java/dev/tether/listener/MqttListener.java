@@ -1,0 +1,107 @@
+package dev.tether.listener;
+
+import dev.tether.config.MqttConfig;
+import dev.tether.config.StoreConfig;
+import dev.tether.delivery.ConnectedClients;
+import dev.tether.delivery.MessageRouter;
+import dev.tether.delivery.RetainedMessages;
+import dev.tether.delivery.SessionDirectory;
+import dev.tether.delivery.WillPublisher;
+import dev.tether.events.SessionEvents;
+import dev.tether.routing.SubscriptionIndex;
+import dev.tether.session.SessionPolicy;
+import dev.tether.store.BrokerInstance;
+import io.netty.channel.ChannelPipeline;
+import io.netty.handler.codec.mqtt.MqttDecoder;
+import io.netty.handler.codec.mqtt.MqttEncoder;
+import io.smallrye.mutiny.Uni;
+import io.vertx.core.Context;
+import io.vertx.core.Vertx;
+import io.vertx.core.net.NetServer;
+import io.vertx.core.net.NetServerOptions;
+import io.vertx.core.net.impl.NetSocketInternal;
+import jakarta.enterprise.context.ApplicationScoped;
+import java.time.Clock;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import org.jboss.logging.Logger;
+
+/**
+ * The MQTT over TCP listener: a Vert.x {@link NetServer} whose sockets decode MQTT with Netty's
+ * codec, each handled by an {@link MqttConnection} on its own event loop. Owning the connection
+ * here (rather than through vertx-mqtt) lets Tether hold packets sent before CONNACK, send
+ * CONNACK properties and reason codes it chooses, and later feed WebSocket frames to the same
+ * connection handling.
+ */
+@ApplicationScoped
+public class MqttListener {
+
+    private static final Logger LOG = Logger.getLogger(MqttListener.class);
+
+    private final Vertx vertx;
+    private final MqttConfig config;
+    private final BrokerServices services;
+    private final WillPublisher wills;
+    private final Set<MqttConnection> connections = ConcurrentHashMap.newKeySet();
+    private NetServer server;
+
+    public MqttListener(Vertx vertx, MqttConfig config, StoreConfig store, SessionPolicy policy, SessionEvents events,
+                        MessageRouter router, SubscriptionIndex subscriptions, ConnectedClients clients,
+                        SessionDirectory sessions, RetainedMessages retained, BrokerInstance instance, Clock clock,
+                        WillPublisher wills) {
+        this.vertx = vertx;
+        this.config = config;
+        this.wills = wills;
+        this.services = new BrokerServices(instance.id(), config, store, policy, events, router, subscriptions,
+                clients, sessions, retained, clock);
+    }
+
+    /** Binds the listener; the returned {@link Uni} gives the bound port. */
+    public Uni<Integer> start() {
+        NetServerOptions options = new NetServerOptions()
+                .setHost(config.host())
+                .setPort(config.port())
+                .setTcpNoDelay(true)
+                .setAcceptBacklog(1024);
+        server = vertx.createNetServer(options);
+        server.connectHandler(so -> {
+            NetSocketInternal socket = (NetSocketInternal) so;
+            ChannelPipeline pipeline = socket.channelHandlerContext().pipeline();
+            pipeline.addBefore("handler", "mqttEncoder", MqttEncoder.INSTANCE);
+            pipeline.addBefore("handler", "mqttDecoder",
+                    new MqttDecoder(config.maxPacketSize(), config.maxClientIdLength()));
+            MqttConnection connection = new MqttConnection(socket, Vertx.currentContext(), services, wills);
+            connections.add(connection);
+            socket.messageHandler(connection::onMessage);
+            socket.exceptionHandler(e -> LOG.debugf("connection error: %s", e.toString()));
+            socket.closeHandler(v -> {
+                connections.remove(connection);
+                connection.onClose();
+            });
+        });
+        return Uni.createFrom().completionStage(server.listen().toCompletionStage())
+                .map(NetServer::actualPort)
+                .invoke(port -> LOG.infof("MQTT listener on %s:%d", config.host(), port));
+    }
+
+    public int port() {
+        return server == null ? -1 : server.actualPort();
+    }
+
+    public int connectionCount() {
+        return connections.size();
+    }
+
+    /** Stops accepting, sends DISCONNECT 0x8B to MQTT 5 clients and closes every connection. */
+    public Uni<Void> stop() {
+        if (server == null) {
+            return Uni.createFrom().voidItem();
+        }
+        connections.forEach(MqttConnection::shutdown);
+        return Uni.createFrom().completionStage(server.close().toCompletionStage()).replaceWithVoid();
+    }
+
+    Context context() {
+        return vertx.getOrCreateContext();
+    }
+}

@@ -1,0 +1,180 @@
+package dev.tether.store;
+
+import dev.tether.config.StoreConfig;
+import dev.tether.events.PendingEvent;
+import dev.tether.events.SessionEvent;
+import dev.tether.events.SessionEvents;
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
+import io.smallrye.mutiny.Uni;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.SqlConnection;
+import jakarta.annotation.Priority;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.Flow;
+import java.util.concurrent.atomic.AtomicLong;
+import org.jboss.logging.Logger;
+
+/**
+ * Consumes {@link SessionEvents#stream()} and writes the events to PostgreSQL with group commit:
+ * while one transaction runs, new events accumulate, and the next transaction takes all of them
+ * (up to {@code tether.store.max-batch-size}). Consecutive events of one kind share one batched
+ * statement. Each event's future completes after its transaction committed.
+ */
+@ApplicationScoped
+public class Reconciler implements Flow.Subscriber<PendingEvent> {
+
+    private static final Logger LOG = Logger.getLogger(Reconciler.class);
+
+    private final Pool pool;
+    private final SessionWriter writer;
+    private final SessionEvents events;
+    private final int maxBatch;
+    private final ArrayDeque<PendingEvent> waiting = new ArrayDeque<>();
+    private final AtomicLong transactions = new AtomicLong();
+    private final AtomicLong eventsWritten = new AtomicLong();
+    private Flow.Subscription subscription;
+    private boolean writing;
+
+    public Reconciler(Pool pool, SessionWriter writer, SessionEvents events, StoreConfig config) {
+        this.pool = pool;
+        this.writer = writer;
+        this.events = events;
+        this.maxBatch = config.maxBatchSize();
+    }
+
+    void start(@Observes @Priority(10) StartupEvent ev) {
+        events.stream().subscribe().withSubscriber(this);
+    }
+
+    /** Events written per transaction, on average, since start. */
+    public double meanBatchSize() {
+        long t = transactions.get();
+        return t == 0 ? 0 : (double) eventsWritten.get() / t;
+    }
+
+    public long transactions() {
+        return transactions.get();
+    }
+
+    @Override
+    public void onSubscribe(Flow.Subscription s) {
+        this.subscription = s;
+        s.request(Long.MAX_VALUE);
+    }
+
+    @Override
+    public void onNext(PendingEvent item) {
+        synchronized (this) {
+            waiting.add(item);
+            if (writing) {
+                return;
+            }
+            writing = true;
+        }
+        writeNext();
+    }
+
+    @Override
+    public void onError(Throwable t) {
+        LOG.error("session event stream failed", t);
+    }
+
+    @Override
+    public void onComplete() {
+    }
+
+    private void writeNext() {
+        List<PendingEvent> batch = new ArrayList<>();
+        synchronized (this) {
+            while (!waiting.isEmpty() && batch.size() < maxBatch) {
+                batch.add(waiting.poll());
+            }
+            if (batch.isEmpty()) {
+                writing = false;
+                return;
+            }
+        }
+        write(batch).subscribe().with(v -> writeNext(), f -> writeNext());
+    }
+
+    private Uni<Void> write(List<PendingEvent> batch) {
+        return pool.withTransaction(tx -> writeRuns(tx, batch))
+                .invoke(results -> {
+                    transactions.incrementAndGet();
+                    eventsWritten.addAndGet(batch.size());
+                    for (int i = 0; i < batch.size(); i++) {
+                        batch.get(i).committed().complete(results.get(i));
+                    }
+                })
+                .replaceWithVoid()
+                .onFailure().recoverWithUni(failure -> {
+                    if (batch.size() == 1) {
+                        LOG.debugf(failure, "writing %s failed", batch.get(0).event());
+                        batch.get(0).committed().completeExceptionally(failure);
+                        return Uni.createFrom().voidItem();
+                    }
+                    // One bad event must not fail its neighbours: write them one by one.
+                    LOG.debugf(failure, "batch of %d failed; retrying one by one", batch.size());
+                    Uni<Void> each = Uni.createFrom().voidItem();
+                    for (PendingEvent p : batch) {
+                        each = each.chain(() -> write(List.of(p)));
+                    }
+                    return each;
+                });
+    }
+
+    private Uni<List<Object>> writeRuns(SqlConnection tx, List<PendingEvent> batch) {
+        List<List<SessionEvent>> runs = runs(batch);
+        List<Object> results = new ArrayList<>(batch.size());
+        Uni<Void> chain = Uni.createFrom().voidItem();
+        for (List<SessionEvent> run : runs) {
+            chain = chain.chain(() -> writer.write(tx, run).invoke(results::addAll).replaceWithVoid());
+        }
+        return chain.map(v -> results);
+    }
+
+    /**
+     * Splits a batch into runs of consecutive events of one kind; a run also ends before an event
+     * whose client already appears in it, so each client's events stay in order.
+     */
+    static List<List<SessionEvent>> runs(List<PendingEvent> batch) {
+        List<List<SessionEvent>> runs = new ArrayList<>();
+        List<SessionEvent> run = new ArrayList<>();
+        Set<String> clients = new HashSet<>();
+        for (PendingEvent p : batch) {
+            SessionEvent e = p.event();
+            boolean sameKind = !run.isEmpty() && run.get(0).getClass() == e.getClass();
+            boolean repeat = isPerClientOrdered(e) && clients.contains(e.clientId());
+            if (!run.isEmpty() && (!sameKind || repeat)) {
+                runs.add(run);
+                run = new ArrayList<>();
+                clients.clear();
+            }
+            run.add(e);
+            if (e.clientId() != null) {
+                clients.add(e.clientId());
+            }
+        }
+        if (!run.isEmpty()) {
+            runs.add(run);
+        }
+        return runs;
+    }
+
+    /** Events whose effect depends on the previous event of the same client within a run. */
+    private static boolean isPerClientOrdered(SessionEvent e) {
+        return e instanceof SessionEvent.SessionOpening || e instanceof SessionEvent.SessionClosed
+                || e instanceof SessionEvent.Subscribed || e instanceof SessionEvent.Unsubscribed;
+    }
+
+    void stop(@Observes ShutdownEvent ev) {
+        LOG.infof("reconciler: %d transactions, mean batch %.1f events", transactions.get(), meanBatchSize());
+    }
+}

@@ -1,0 +1,124 @@
+package dev.tether.store;
+
+import dev.tether.config.StoreConfig;
+import dev.tether.delivery.RetainedMessages;
+import dev.tether.delivery.SessionDirectory;
+import dev.tether.protocol.PublishedMessage;
+import dev.tether.routing.SubscriptionIndex;
+import io.smallrye.mutiny.Uni;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.Row;
+import io.vertx.mutiny.sqlclient.Tuple;
+import jakarta.enterprise.context.ApplicationScoped;
+import java.net.InetAddress;
+import org.jboss.logging.Logger;
+
+/**
+ * Brings this instance up from what PostgreSQL holds: registers the instance, turns the sessions
+ * of dead instances into disconnected ones, and loads sessions, subscriptions and retained
+ * messages into memory so that messages for offline sessions are queued.
+ */
+@ApplicationScoped
+public class SessionRecovery {
+
+    private static final Logger LOG = Logger.getLogger(SessionRecovery.class);
+
+    private final Pool pool;
+    private final BrokerInstance instance;
+    private final StoreConfig config;
+    private final SubscriptionIndex subscriptions;
+    private final SessionDirectory sessions;
+    private final RetainedMessages retained;
+
+    public SessionRecovery(Pool pool, BrokerInstance instance, StoreConfig config, SubscriptionIndex subscriptions,
+                           SessionDirectory sessions, RetainedMessages retained) {
+        this.pool = pool;
+        this.instance = instance;
+        this.config = config;
+        this.subscriptions = subscriptions;
+        this.sessions = sessions;
+        this.retained = retained;
+    }
+
+    public Uni<Void> recover() {
+        return register()
+                .chain(this::sweepDeadInstances)
+                .chain(this::load);
+    }
+
+    private Uni<Void> register() {
+        String host;
+        try {
+            host = InetAddress.getLocalHost().getHostName();
+        } catch (Exception e) {
+            host = "unknown";
+        }
+        return pool.preparedQuery("INSERT INTO broker_instances (instance_id, host_name) VALUES ($1, $2)")
+                .execute(Tuple.of(instance.id(), host)).replaceWithVoid();
+    }
+
+    /**
+     * Sessions held by an instance whose heartbeat stopped count as disconnected at its last
+     * heartbeat: their deadlines and pending wills follow from that moment. Safe to run on every
+     * replica at once: each session row is updated once, under its row lock.
+     *
+     * @return the number of sessions released
+     */
+    public Uni<Integer> sweepDeadInstances() {
+        return pool.withTransaction(tx -> tx.preparedQuery(
+                        "WITH dead AS (SELECT instance_id, heartbeat_at FROM broker_instances "
+                                + "WHERE instance_id <> $1 AND stopped_at IS NULL "
+                                + "AND heartbeat_at < now() - make_interval(secs => $2) FOR UPDATE SKIP LOCKED), "
+                                + "released AS (UPDATE sessions s SET connected = false, instance_id = NULL, "
+                                + "disconnected_at = d.heartbeat_at, "
+                                + "expires_at = CASE WHEN s.expiry_interval_seconds = 4294967295 THEN NULL "
+                                + "ELSE d.heartbeat_at + make_interval(secs => s.expiry_interval_seconds) END "
+                                + "FROM dead d WHERE s.instance_id = d.instance_id AND s.connected "
+                                + "RETURNING s.client_id, s.expires_at, d.heartbeat_at), "
+                                + "wills AS (UPDATE session_wills w SET publish_at = CASE WHEN r.expires_at IS NULL "
+                                + "THEN r.heartbeat_at + make_interval(secs => w.will_delay_seconds) "
+                                + "ELSE LEAST(r.heartbeat_at + make_interval(secs => w.will_delay_seconds), r.expires_at) END "
+                                + "FROM released r WHERE w.client_id = r.client_id RETURNING w.client_id), "
+                                + "stopped AS (UPDATE broker_instances SET stopped_at = now() "
+                                + "WHERE instance_id IN (SELECT instance_id FROM dead) RETURNING instance_id) "
+                                + "SELECT (SELECT count(*) FROM released) AS released, (SELECT count(*) FROM wills) AS wills, "
+                                + "(SELECT count(*) FROM stopped) AS instances")
+                        .execute(Tuple.of(instance.id(), (double) config.instanceTimeout().toSeconds())))
+                .map(rows -> {
+                    Row r = rows.iterator().next();
+                    int released = r.getLong("released").intValue();
+                    if (r.getLong("instances") > 0) {
+                        LOG.infof("released %d sessions of %d dead broker instances", released, r.getLong("instances"));
+                    }
+                    return released;
+                });
+    }
+
+    private Uni<Void> load() {
+        return pool.query("SELECT client_id, durable FROM sessions").execute()
+                .invoke(rows -> rows.forEach(r -> sessions.put(r.getString("client_id"), r.getBoolean("durable"))))
+                .chain(() -> pool.query("SELECT client_id, topic_filter, qos, no_local, retain_as_published, "
+                        + "retain_handling, subscription_identifier FROM subscriptions").execute())
+                .invoke(rows -> rows.forEach(r -> subscriptions.put(SessionWriter.readSubscription(r))))
+                .chain(() -> pool.query("SELECT topic, payload, qos, payload_format_indicator, content_type, "
+                        + "response_topic, correlation_data, user_properties, expires_at FROM retained_messages "
+                        + "WHERE expires_at IS NULL OR expires_at > now()").execute())
+                .invoke(rows -> rows.forEach(r -> retained.apply(new PublishedMessage(r.getString("topic"),
+                        SqlValues.bytes(r.getBuffer("payload")), r.getShort("qos"), true, SessionWriter.readProperties(r),
+                        SqlValues.instant(r.getOffsetDateTime("expires_at")), null))))
+                .invoke(() -> LOG.infof("loaded %d sessions, %d subscriptions, %d retained messages",
+                        sessions.size(), subscriptions.size(), retained.size()))
+                .replaceWithVoid();
+    }
+
+    public Uni<Void> heartbeat() {
+        return pool.preparedQuery("UPDATE broker_instances SET heartbeat_at = now() WHERE instance_id = $1")
+                .execute(Tuple.of(instance.id())).replaceWithVoid();
+    }
+
+    public Uni<Void> markStopped() {
+        return pool.preparedQuery("UPDATE broker_instances SET stopped_at = now(), heartbeat_at = now() "
+                        + "WHERE instance_id = $1")
+                .execute(Tuple.of(instance.id())).replaceWithVoid();
+    }
+}

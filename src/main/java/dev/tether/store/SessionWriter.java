@@ -1,0 +1,442 @@
+package dev.tether.store;
+
+import dev.tether.config.SessionConfig;
+import dev.tether.config.SessionConfig.QueueOverflowPolicy;
+import dev.tether.delivery.QueuedMessage;
+import dev.tether.delivery.StoredOutboundMessage;
+import dev.tether.events.SessionEvent;
+import dev.tether.events.SessionEvent.InboundQos2Received;
+import dev.tether.events.SessionEvent.InboundQos2Released;
+import dev.tether.events.SessionEvent.MessageAcknowledged;
+import dev.tether.events.SessionEvent.MessageReleased;
+import dev.tether.events.SessionEvent.MessageSent;
+import dev.tether.events.SessionEvent.MessagesQueued;
+import dev.tether.events.SessionEvent.RetainedChanged;
+import dev.tether.events.SessionEvent.SessionClosed;
+import dev.tether.events.SessionEvent.SessionOpening;
+import dev.tether.events.SessionEvent.SessionTakenOver;
+import dev.tether.events.SessionEvent.Subscribed;
+import dev.tether.events.SessionEvent.Unsubscribed;
+import dev.tether.events.SessionOpened;
+import dev.tether.protocol.MessageProperties;
+import dev.tether.protocol.PublishedMessage;
+import dev.tether.routing.Subscription;
+import dev.tether.session.ConnectDecision;
+import dev.tether.session.ConnectDecision.PendingWillAction;
+import dev.tether.session.ExpiryInterval;
+import dev.tether.session.SessionPolicy;
+import dev.tether.session.SessionRules;
+import dev.tether.session.StoredSession;
+import dev.tether.session.Will;
+import io.smallrye.mutiny.Uni;
+import io.vertx.mutiny.sqlclient.Row;
+import io.vertx.mutiny.sqlclient.RowSet;
+import io.vertx.mutiny.sqlclient.SqlConnection;
+import io.vertx.mutiny.sqlclient.Tuple;
+import jakarta.enterprise.context.ApplicationScoped;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Writes a run of same-kind session events inside one transaction, with one statement (or one
+ * batched statement) per step rather than one round trip per event. Returns one result per event.
+ */
+@ApplicationScoped
+public class SessionWriter {
+
+    static final String MESSAGE_COLUMNS = "topic, payload, qos, retain, payload_format_indicator, content_type, "
+            + "response_topic, correlation_data, user_properties, expires_at";
+
+    private final SessionPolicy policy;
+    private final SessionConfig sessionConfig;
+
+    public SessionWriter(SessionConfig sessionConfig) {
+        this.sessionConfig = sessionConfig;
+        this.policy = new SessionPolicy(ExpiryInterval.ofSeconds(sessionConfig.maxExpiryInterval()),
+                ExpiryInterval.ofSeconds(sessionConfig.mqtt311ExpiryInterval()));
+    }
+
+    public SessionPolicy policy() {
+        return policy;
+    }
+
+    /** Writes {@code run} (events of one kind) and returns one result per event, in order. */
+    public Uni<List<Object>> write(SqlConnection tx, List<SessionEvent> run) {
+        SessionEvent first = run.get(0);
+        if (first instanceof SessionOpening) {
+            return opening(tx, cast(run));
+        } else if (first instanceof SessionClosed) {
+            return closed(tx, cast(run));
+        } else if (first instanceof Subscribed) {
+            return subscribed(tx, cast(run));
+        } else if (first instanceof Unsubscribed) {
+            return unsubscribed(tx, cast(run));
+        } else if (first instanceof MessagesQueued) {
+            return queued(tx, cast(run));
+        } else if (first instanceof MessageSent) {
+            return batch(tx, "UPDATE queued_messages SET state = 'sent', packet_id = $2 WHERE message_id = $1",
+                    run, e -> Tuple.of(((MessageSent) e).messageId(), ((MessageSent) e).packetId()));
+        } else if (first instanceof MessageReleased) {
+            return batch(tx, "UPDATE queued_messages SET state = 'released' WHERE message_id = $1",
+                    run, e -> Tuple.of(((MessageReleased) e).messageId()));
+        } else if (first instanceof MessageAcknowledged) {
+            return batch(tx, "DELETE FROM queued_messages WHERE message_id = $1",
+                    run, e -> Tuple.of(((MessageAcknowledged) e).messageId()));
+        } else if (first instanceof InboundQos2Received) {
+            return batch(tx, "INSERT INTO inbound_qos2_messages (client_id, packet_id) "
+                            + "SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM sessions WHERE client_id = $1) "
+                            + "ON CONFLICT DO NOTHING",
+                    run, e -> Tuple.of(e.clientId(), ((InboundQos2Received) e).packetId()));
+        } else if (first instanceof InboundQos2Released) {
+            return batch(tx, "DELETE FROM inbound_qos2_messages WHERE client_id = $1 AND packet_id = $2",
+                    run, e -> Tuple.of(e.clientId(), ((InboundQos2Released) e).packetId()));
+        } else if (first instanceof RetainedChanged) {
+            return retained(tx, cast(run));
+        } else if (first instanceof SessionTakenOver) {
+            return Uni.createFrom().item(nulls(run.size()));
+        }
+        return Uni.createFrom().failure(new IllegalArgumentException("unknown event " + first));
+    }
+
+    @SuppressWarnings("unchecked")
+    private static <T> List<T> cast(List<SessionEvent> run) {
+        return (List<T>) (List<?>) run;
+    }
+
+    private static List<Object> nulls(int n) {
+        return new ArrayList<>(Arrays.asList(new Object[n]));
+    }
+
+    private Uni<List<Object>> batch(SqlConnection tx, String sql, List<SessionEvent> run,
+                                    java.util.function.Function<SessionEvent, Tuple> params) {
+        List<Tuple> tuples = run.stream().map(params).toList();
+        return tx.preparedQuery(sql).executeBatch(tuples).replaceWith(nulls(run.size()));
+    }
+
+    // ---- CONNECT -------------------------------------------------------------------------------
+
+    private Uni<List<Object>> opening(SqlConnection tx, List<SessionOpening> run) {
+        String[] ids = run.stream().map(SessionOpening::clientId).toArray(String[]::new);
+        Instant now = run.get(run.size() - 1).at();
+        return tx.preparedQuery("SELECT s.client_id, s.connected, s.expires_at, w.publish_at "
+                        + "FROM sessions s LEFT JOIN session_wills w ON w.client_id = s.client_id "
+                        + "WHERE s.client_id = ANY($1) FOR UPDATE OF s")
+                .execute(Tuple.of(ids))
+                .flatMap(rows -> {
+                    Map<String, StoredSession> stored = new HashMap<>();
+                    for (Row r : rows) {
+                        stored.put(r.getString("client_id"), new StoredSession(r.getString("client_id"),
+                                r.getBoolean("connected"),
+                                Optional.ofNullable(SqlValues.instant(r.getOffsetDateTime("expires_at"))),
+                                Optional.ofNullable(SqlValues.instant(r.getOffsetDateTime("publish_at")))));
+                    }
+                    List<ConnectDecision> decisions = run.stream()
+                            .map(e -> SessionRules.onConnect(e.request(), Optional.ofNullable(stored.get(e.clientId())),
+                                    e.at(), policy))
+                            .toList();
+                    return applyOpening(tx, run, decisions, ids);
+                });
+    }
+
+    private Uni<List<Object>> applyOpening(SqlConnection tx, List<SessionOpening> run, List<ConnectDecision> decisions,
+                                           String[] ids) {
+        List<String> discard = new ArrayList<>();
+        List<String> present = new ArrayList<>();
+        List<String> publishWill = new ArrayList<>();
+        List<Tuple> upserts = new ArrayList<>();
+        List<Tuple> wills = new ArrayList<>();
+        for (int i = 0; i < run.size(); i++) {
+            SessionOpening e = run.get(i);
+            ConnectDecision d = decisions.get(i);
+            if (d.discardExisting()) {
+                discard.add(e.clientId());
+            }
+            if (d.sessionPresent()) {
+                present.add(e.clientId());
+            }
+            if (d.pendingWill() == PendingWillAction.PUBLISH) {
+                publishWill.add(e.clientId());
+            }
+            upserts.add(Tuple.of(e.clientId(), e.request().version().label(), e.instanceId(),
+                    SqlValues.timestamp(e.at()), d.grantedExpiry().seconds()));
+            e.will().ifPresent(w -> wills.add(willTuple(e.clientId(), w)));
+        }
+        Map<String, Will> dueWills = new HashMap<>();
+        Uni<Void> steps = tx.preparedQuery("DELETE FROM session_wills WHERE client_id = ANY($1) RETURNING client_id, "
+                        + "publish_at, will_delay_seconds, message_expiry_seconds, "
+                        + MESSAGE_COLUMNS.replace(", expires_at", ""))
+                .execute(Tuple.of((Object) ids))
+                .invoke(rows -> {
+                    for (Row r : rows) {
+                        if (r.getOffsetDateTime("publish_at") != null && publishWill.contains(r.getString("client_id"))) {
+                            dueWills.put(r.getString("client_id"), readWill(r));
+                        }
+                    }
+                })
+                .replaceWithVoid();
+        if (!discard.isEmpty()) {
+            steps = steps.chain(() -> tx.preparedQuery("DELETE FROM sessions WHERE client_id = ANY($1)")
+                    .execute(Tuple.of((Object) discard.toArray(String[]::new))).replaceWithVoid());
+        }
+        steps = steps.chain(() -> tx.preparedQuery("INSERT INTO sessions (client_id, protocol_version, connected, "
+                        + "instance_id, connected_at, expiry_interval_seconds) VALUES ($1, $2, true, $3, $4, $5) "
+                        + "ON CONFLICT (client_id) DO UPDATE SET protocol_version = EXCLUDED.protocol_version, "
+                        + "connected = true, instance_id = EXCLUDED.instance_id, connected_at = EXCLUDED.connected_at, "
+                        + "disconnected_at = NULL, expires_at = NULL, "
+                        + "expiry_interval_seconds = EXCLUDED.expiry_interval_seconds")
+                .executeBatch(upserts).replaceWithVoid());
+        if (!wills.isEmpty()) {
+            steps = steps.chain(() -> tx.preparedQuery("INSERT INTO session_wills (client_id, will_delay_seconds, "
+                            + "message_expiry_seconds, " + MESSAGE_COLUMNS.replace(", expires_at", "")
+                            + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")
+                    .executeBatch(wills).replaceWithVoid());
+        }
+        if (present.isEmpty()) {
+            return steps.map(v -> results(run, decisions, Map.of(), Map.of(), Map.of(), dueWills));
+        }
+        Object[] presentIds = {present.toArray(String[]::new)};
+        Map<String, List<Subscription>> subs = new HashMap<>();
+        Map<String, List<StoredOutboundMessage>> outbound = new HashMap<>();
+        Map<String, List<Integer>> inbound = new HashMap<>();
+        return steps
+                .chain(() -> tx.preparedQuery("SELECT client_id, topic_filter, qos, no_local, retain_as_published, "
+                                + "retain_handling, subscription_identifier FROM subscriptions WHERE client_id = ANY($1)")
+                        .execute(Tuple.wrap(presentIds)))
+                .invoke(rows -> rows.forEach(r -> subs.computeIfAbsent(r.getString("client_id"), k -> new ArrayList<>())
+                        .add(readSubscription(r))))
+                .chain(() -> tx.preparedQuery("SELECT message_id, client_id, state, packet_id, subscription_identifiers, "
+                                + MESSAGE_COLUMNS + " FROM queued_messages WHERE client_id = ANY($1) ORDER BY message_id")
+                        .execute(Tuple.wrap(presentIds)))
+                .invoke(rows -> rows.forEach(r -> outbound.computeIfAbsent(r.getString("client_id"), k -> new ArrayList<>())
+                        .add(readOutbound(r))))
+                .chain(() -> tx.preparedQuery("SELECT client_id, packet_id FROM inbound_qos2_messages "
+                                + "WHERE client_id = ANY($1) ORDER BY received_at")
+                        .execute(Tuple.wrap(presentIds)))
+                .invoke(rows -> rows.forEach(r -> inbound.computeIfAbsent(r.getString("client_id"), k -> new ArrayList<>())
+                        .add(r.getInteger("packet_id"))))
+                .map(v -> results(run, decisions, subs, outbound, inbound, dueWills));
+    }
+
+    private static List<Object> results(List<SessionOpening> run, List<ConnectDecision> decisions,
+                                        Map<String, List<Subscription>> subs,
+                                        Map<String, List<StoredOutboundMessage>> outbound,
+                                        Map<String, List<Integer>> inbound, Map<String, Will> dueWills) {
+        List<Object> out = new ArrayList<>(run.size());
+        for (int i = 0; i < run.size(); i++) {
+            String id = run.get(i).clientId();
+            Will due = dueWills.get(id);
+            out.add(new SessionOpened(decisions.get(i), subs.getOrDefault(id, List.of()),
+                    outbound.getOrDefault(id, List.of()), inbound.getOrDefault(id, List.of()),
+                    due == null ? List.of() : List.of(due)));
+        }
+        return out;
+    }
+
+    static Tuple willTuple(String clientId, Will w) {
+        MessageProperties p = w.properties();
+        return Tuple.tuple().addString(clientId).addLong(w.delaySeconds()).addLong(w.messageExpirySeconds())
+                .addString(w.topic()).addValue(SqlValues.bytes(w.payload())).addShort((short) w.qos())
+                .addBoolean(w.retain())
+                .addShort(p.payloadFormatIndicator() == null ? null : p.payloadFormatIndicator().shortValue())
+                .addString(p.contentType()).addString(p.responseTopic())
+                .addValue(SqlValues.bytes(p.correlationData())).addValue(SqlValues.userProperties(p));
+    }
+
+    static Will readWill(Row r) {
+        return new Will(r.getString("topic"), SqlValues.bytes(r.getBuffer("payload")), r.getShort("qos"),
+                r.getBoolean("retain"), r.getLong("will_delay_seconds"), r.getLong("message_expiry_seconds"),
+                readProperties(r));
+    }
+
+    static MessageProperties readProperties(Row r) {
+        Short pfi = r.getShort("payload_format_indicator");
+        return new MessageProperties(pfi == null ? null : pfi.intValue(), r.getString("content_type"),
+                r.getString("response_topic"), SqlValues.bytes(r.getBuffer("correlation_data")),
+                SqlValues.userProperties(r.getValue("user_properties")));
+    }
+
+    static Subscription readSubscription(Row r) {
+        Integer id = r.getInteger("subscription_identifier");
+        return new Subscription(r.getString("client_id"), r.getString("topic_filter"), r.getShort("qos"),
+                r.getBoolean("no_local"), r.getBoolean("retain_as_published"), r.getShort("retain_handling"),
+                id == null ? 0 : id);
+    }
+
+    static StoredOutboundMessage readOutbound(Row r) {
+        PublishedMessage m = new PublishedMessage(r.getString("topic"), SqlValues.bytes(r.getBuffer("payload")),
+                r.getShort("qos"), r.getBoolean("retain"), readProperties(r),
+                SqlValues.instant(r.getOffsetDateTime("expires_at")), null);
+        Integer packetId = r.getInteger("packet_id");
+        return new StoredOutboundMessage(r.getLong("message_id"), m,
+                Arrays.asList(r.getArrayOfIntegers("subscription_identifiers")), r.getString("state"),
+                packetId == null ? 0 : packetId);
+    }
+
+    // ---- connection closed -----------------------------------------------------------------------
+
+    private Uni<List<Object>> closed(SqlConnection tx, List<SessionClosed> run) {
+        List<Tuple> ended = new ArrayList<>();
+        List<Tuple> offline = new ArrayList<>();
+        List<Tuple> willDue = new ArrayList<>();
+        List<Tuple> willGone = new ArrayList<>();
+        for (SessionClosed e : run) {
+            if (!e.expiry().isDurable()) {
+                ended.add(Tuple.of(e.clientId(), e.instanceId()));
+                continue;
+            }
+            offline.add(Tuple.of(e.clientId(), e.instanceId(), SqlValues.timestamp(e.closedAt()), e.expiry().seconds(),
+                    SqlValues.timestamp(e.expiry().deadlineAfter(e.closedAt()).orElse(null))));
+            if (e.willPublishAt().isPresent()) {
+                willDue.add(Tuple.of(e.clientId(), SqlValues.timestamp(e.willPublishAt().get())));
+            } else {
+                willGone.add(Tuple.of(e.clientId()));
+            }
+        }
+        Uni<Void> steps = Uni.createFrom().voidItem();
+        if (!ended.isEmpty()) {
+            steps = steps.chain(() -> tx.preparedQuery("DELETE FROM sessions WHERE client_id = $1 AND instance_id = $2")
+                    .executeBatch(ended).replaceWithVoid());
+        }
+        if (!offline.isEmpty()) {
+            steps = steps.chain(() -> tx.preparedQuery("UPDATE sessions SET connected = false, instance_id = NULL, "
+                            + "disconnected_at = $3, expiry_interval_seconds = $4, expires_at = $5 "
+                            + "WHERE client_id = $1 AND instance_id = $2")
+                    .executeBatch(offline).replaceWithVoid());
+        }
+        if (!willDue.isEmpty()) {
+            steps = steps.chain(() -> tx.preparedQuery("UPDATE session_wills SET publish_at = $2 WHERE client_id = $1")
+                    .executeBatch(willDue).replaceWithVoid());
+        }
+        if (!willGone.isEmpty()) {
+            steps = steps.chain(() -> tx.preparedQuery("DELETE FROM session_wills WHERE client_id = $1")
+                    .executeBatch(willGone).replaceWithVoid());
+        }
+        return steps.map(v -> nulls(run.size()));
+    }
+
+    // ---- subscriptions ---------------------------------------------------------------------------
+
+    private Uni<List<Object>> subscribed(SqlConnection tx, List<Subscribed> run) {
+        List<Tuple> tuples = new ArrayList<>();
+        for (Subscribed e : run) {
+            for (Subscription s : e.subscriptions()) {
+                tuples.add(Tuple.tuple().addString(s.clientId()).addString(s.topicFilter()).addShort((short) s.qos())
+                        .addBoolean(s.noLocal()).addBoolean(s.retainAsPublished()).addShort((short) s.retainHandling())
+                        .addInteger(s.subscriptionIdentifier() == 0 ? null : s.subscriptionIdentifier()));
+            }
+        }
+        if (tuples.isEmpty()) {
+            return Uni.createFrom().item(nulls(run.size()));
+        }
+        return tx.preparedQuery("INSERT INTO subscriptions (client_id, topic_filter, qos, no_local, retain_as_published, "
+                        + "retain_handling, subscription_identifier) "
+                        + "SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM sessions WHERE client_id = $1) "
+                        + "ON CONFLICT (client_id, topic_filter) DO UPDATE SET qos = EXCLUDED.qos, "
+                        + "no_local = EXCLUDED.no_local, retain_as_published = EXCLUDED.retain_as_published, "
+                        + "retain_handling = EXCLUDED.retain_handling, "
+                        + "subscription_identifier = EXCLUDED.subscription_identifier, subscribed_at = now()")
+                .executeBatch(tuples).replaceWith(nulls(run.size()));
+    }
+
+    private Uni<List<Object>> unsubscribed(SqlConnection tx, List<Unsubscribed> run) {
+        List<Tuple> tuples = new ArrayList<>();
+        for (Unsubscribed e : run) {
+            for (String f : e.topicFilters()) {
+                tuples.add(Tuple.of(e.clientId(), f));
+            }
+        }
+        if (tuples.isEmpty()) {
+            return Uni.createFrom().item(nulls(run.size()));
+        }
+        return tx.preparedQuery("DELETE FROM subscriptions WHERE client_id = $1 AND topic_filter = $2")
+                .executeBatch(tuples).replaceWith(nulls(run.size()));
+    }
+
+    // ---- messages --------------------------------------------------------------------------------
+
+    private Uni<List<Object>> queued(SqlConnection tx, List<MessagesQueued> run) {
+        List<Tuple> tuples = new ArrayList<>();
+        for (MessagesQueued e : run) {
+            for (QueuedMessage q : e.messages()) {
+                PublishedMessage m = q.message();
+                MessageProperties p = m.properties();
+                tuples.add(Tuple.tuple().addString(q.clientId()).addString(m.topic())
+                        .addValue(SqlValues.bytes(m.payload())).addShort((short) m.qos()).addBoolean(m.retain())
+                        .addShort(p.payloadFormatIndicator() == null ? null : p.payloadFormatIndicator().shortValue())
+                        .addString(p.contentType()).addString(p.responseTopic())
+                        .addValue(SqlValues.bytes(p.correlationData())).addValue(SqlValues.userProperties(p))
+                        .addOffsetDateTime(SqlValues.timestamp(m.expiresAt()))
+                        .addArrayOfInteger(SqlValues.integers(q.subscriptionIdentifiers()))
+                        .addInteger(sessionConfig.maxQueuedMessages()));
+            }
+        }
+        if (tuples.isEmpty()) {
+            return Uni.createFrom().item(nulls(run.size()));
+        }
+        Uni<Void> makeRoom = Uni.createFrom().voidItem();
+        if (sessionConfig.queueOverflowPolicy() == QueueOverflowPolicy.DROP_OLDEST) {
+            List<Tuple> room = tuples.stream().map(t -> Tuple.of(t.getString(0), sessionConfig.maxQueuedMessages()))
+                    .toList();
+            makeRoom = tx.preparedQuery("DELETE FROM queued_messages WHERE message_id IN (SELECT message_id "
+                            + "FROM queued_messages WHERE client_id = $1 AND state = 'queued' ORDER BY message_id "
+                            + "LIMIT GREATEST((SELECT count(*) FROM queued_messages WHERE client_id = $1) - $2 + 1, 0))")
+                    .executeBatch(room).replaceWithVoid();
+        }
+        return makeRoom.chain(() -> tx.preparedQuery("INSERT INTO queued_messages (client_id, " + MESSAGE_COLUMNS
+                        + ", subscription_identifiers) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 "
+                        + "WHERE EXISTS (SELECT 1 FROM sessions WHERE client_id = $1) "
+                        + "AND (SELECT count(*) FROM queued_messages WHERE client_id = $1) < $13 "
+                        + "RETURNING message_id")
+                .executeBatch(tuples))
+                .map(rows -> {
+                    List<Long> ids = new ArrayList<>(tuples.size());
+                    for (RowSet<Row> rs = rows; rs != null; rs = rs.next()) {
+                        var it = rs.iterator();
+                        ids.add(it.hasNext() ? it.next().getLong(0) : 0L);
+                    }
+                    List<Object> out = new ArrayList<>(run.size());
+                    int k = 0;
+                    for (MessagesQueued e : run) {
+                        out.add(List.copyOf(ids.subList(k, k + e.messages().size())));
+                        k += e.messages().size();
+                    }
+                    return out;
+                });
+    }
+
+    private Uni<List<Object>> retained(SqlConnection tx, List<RetainedChanged> run) {
+        Uni<Void> steps = Uni.createFrom().voidItem();
+        // Order matters for the same topic: one statement per event keeps it.
+        for (RetainedChanged e : run) {
+            PublishedMessage m = e.message();
+            if (m.payloadSize() == 0) {
+                steps = steps.chain(() -> tx.preparedQuery("DELETE FROM retained_messages WHERE topic = $1")
+                        .execute(Tuple.of(m.topic())).replaceWithVoid());
+            } else {
+                MessageProperties p = m.properties();
+                Tuple t = Tuple.tuple().addString(m.topic()).addValue(SqlValues.bytes(m.payload()))
+                        .addShort((short) m.qos()).addBoolean(true)
+                        .addShort(p.payloadFormatIndicator() == null ? null : p.payloadFormatIndicator().shortValue())
+                        .addString(p.contentType()).addString(p.responseTopic())
+                        .addValue(SqlValues.bytes(p.correlationData())).addValue(SqlValues.userProperties(p))
+                        .addOffsetDateTime(SqlValues.timestamp(m.expiresAt()));
+                steps = steps.chain(() -> tx.preparedQuery("INSERT INTO retained_messages (topic, payload, qos, "
+                                + "payload_format_indicator, content_type, response_topic, correlation_data, "
+                                + "user_properties, expires_at) SELECT $1, $2, $3, $5, $6, $7, $8, $9, $10 "
+                                + "WHERE $4 ON CONFLICT (topic) DO UPDATE SET payload = EXCLUDED.payload, "
+                                + "qos = EXCLUDED.qos, payload_format_indicator = EXCLUDED.payload_format_indicator, "
+                                + "content_type = EXCLUDED.content_type, response_topic = EXCLUDED.response_topic, "
+                                + "correlation_data = EXCLUDED.correlation_data, "
+                                + "user_properties = EXCLUDED.user_properties, expires_at = EXCLUDED.expires_at, "
+                                + "retained_at = now()")
+                        .execute(t).replaceWithVoid());
+            }
+        }
+        return steps.map(v -> nulls(run.size()));
+    }
+}
