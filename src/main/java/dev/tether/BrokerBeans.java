@@ -4,7 +4,6 @@ import dev.tether.config.SessionConfig;
 import dev.tether.routing.SubscriptionIndex;
 import dev.tether.session.ExpiryInterval;
 import dev.tether.session.SessionPolicy;
-import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.inject.Produces;
 import jakarta.inject.Singleton;
 import java.time.Clock;
@@ -25,7 +24,7 @@ public class BrokerBeans {
     }
 
     @Produces
-    @ApplicationScoped
+    @Singleton
     SessionPolicy sessionPolicy(SessionConfig config) {
         return new SessionPolicy(ExpiryInterval.ofSeconds(config.maxExpiryInterval()),
                 ExpiryInterval.ofSeconds(config.mqtt311ExpiryInterval()));

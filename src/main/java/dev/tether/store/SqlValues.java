@@ -25,8 +25,9 @@ final class SqlValues {
         return t == null ? null : t.toInstant();
     }
 
-    static Buffer bytes(byte[] b) {
-        return b == null ? null : Buffer.buffer(b);
+    /** A bytea parameter (the client encodes the core Buffer type, not the Mutiny wrapper). */
+    static io.vertx.core.buffer.Buffer bytes(byte[] b) {
+        return b == null ? null : io.vertx.core.buffer.Buffer.buffer(b);
     }
 
     static byte[] bytes(Buffer b) {
