@@ -63,6 +63,11 @@ public class Reconciler implements Flow.Subscriber<PendingEvent> {
         return transactions.get();
     }
 
+    /** Events committed since start. */
+    public long eventsWritten() {
+        return eventsWritten.get();
+    }
+
     @Override
     public void onSubscribe(Flow.Subscription s) {
         this.subscription = s;

@@ -1,0 +1,51 @@
+package dev.tether.admin;
+
+import dev.tether.delivery.ConnectedClients;
+import dev.tether.delivery.MessageRouter;
+import dev.tether.delivery.SessionDirectory;
+import dev.tether.events.SessionEvents;
+import dev.tether.store.Reconciler;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.quarkus.runtime.StartupEvent;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+
+/** Tether's figures on {@code /q/metrics} (Prometheus format). */
+@ApplicationScoped
+public class BrokerMetrics {
+
+    private final MeterRegistry registry;
+    private final ConnectedClients clients;
+    private final SessionDirectory sessions;
+    private final MessageRouter router;
+    private final Reconciler reconciler;
+    private final SessionEvents events;
+
+    public BrokerMetrics(MeterRegistry registry, ConnectedClients clients, SessionDirectory sessions,
+                         MessageRouter router, Reconciler reconciler, SessionEvents events) {
+        this.registry = registry;
+        this.clients = clients;
+        this.sessions = sessions;
+        this.router = router;
+        this.reconciler = reconciler;
+        this.events = events;
+    }
+
+    void register(@Observes StartupEvent ev) {
+        Gauge.builder("tether.connections", clients, ConnectedClients::size)
+                .description("Live MQTT connections on this instance").register(registry);
+        Gauge.builder("tether.sessions", sessions, SessionDirectory::size)
+                .description("Sessions known to this instance (online and offline durable)").register(registry);
+        Gauge.builder("tether.store.waiting.events", events, SessionEvents::waiting)
+                .description("Session events waiting to be committed to PostgreSQL").register(registry);
+        FunctionCounter.builder("tether.queue.dropped.messages", router, MessageRouter::droppedForFullQueue)
+                .description("Messages not queued for a session because its queue was full").register(registry);
+        FunctionCounter.builder("tether.store.transactions", reconciler, Reconciler::transactions)
+                .description("Group-commit transactions written").register(registry);
+        FunctionCounter.builder("tether.store.events", reconciler, Reconciler::eventsWritten)
+                .description("Session events committed (divide by transactions for the mean batch size)")
+                .register(registry);
+    }
+}
