@@ -5,6 +5,7 @@ import dev.tether.delivery.MessageRouter;
 import dev.tether.delivery.SessionDirectory;
 import dev.tether.events.SessionEvents;
 import dev.tether.store.Reconciler;
+import dev.tether.store.SessionWriter;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -22,9 +23,11 @@ public class BrokerMetrics {
     private final MessageRouter router;
     private final Reconciler reconciler;
     private final SessionEvents events;
+    private final SessionWriter writer;
 
     public BrokerMetrics(MeterRegistry registry, ConnectedClients clients, SessionDirectory sessions,
-                         MessageRouter router, Reconciler reconciler, SessionEvents events) {
+                         MessageRouter router, Reconciler reconciler, SessionEvents events, SessionWriter writer) {
+        this.writer = writer;
         this.registry = registry;
         this.clients = clients;
         this.sessions = sessions;
@@ -41,7 +44,11 @@ public class BrokerMetrics {
         Gauge.builder("tether.store.waiting.events", events, SessionEvents::waiting)
                 .description("Session events waiting to be committed to PostgreSQL").register(registry);
         FunctionCounter.builder("tether.queue.dropped.messages", router, MessageRouter::droppedForFullQueue)
-                .description("Messages not queued for a session because its queue was full").register(registry);
+                .description("Messages not queued for a session because its queue was full (drop-newest)")
+                .tag("policy", "drop-newest").register(registry);
+        FunctionCounter.builder("tether.queue.dropped.messages", writer, SessionWriter::droppedOldest)
+                .description("Queued messages dropped to make room (drop-oldest)")
+                .tag("policy", "drop-oldest").register(registry);
         FunctionCounter.builder("tether.store.transactions", reconciler, Reconciler::transactions)
                 .description("Group-commit transactions written").register(registry);
         FunctionCounter.builder("tether.store.events", reconciler, Reconciler::eventsWritten)

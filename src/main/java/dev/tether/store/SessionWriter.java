@@ -54,11 +54,17 @@ public class SessionWriter {
 
     private final SessionPolicy policy;
     private final SessionConfig sessionConfig;
+    private final java.util.concurrent.atomic.AtomicLong droppedOldest = new java.util.concurrent.atomic.AtomicLong();
 
     public SessionWriter(SessionConfig sessionConfig) {
         this.sessionConfig = sessionConfig;
         this.policy = new SessionPolicy(ExpiryInterval.ofSeconds(sessionConfig.maxExpiryInterval()),
                 ExpiryInterval.ofSeconds(sessionConfig.mqtt311ExpiryInterval()));
+    }
+
+    /** Queued messages dropped to make room under the drop-oldest policy, since start. */
+    public long droppedOldest() {
+        return droppedOldest.get();
     }
 
     public SessionPolicy policy() {
@@ -385,7 +391,13 @@ public class SessionWriter {
             makeRoom = tx.preparedQuery("DELETE FROM queued_messages WHERE message_id IN (SELECT message_id "
                             + "FROM queued_messages WHERE client_id = $1 AND state = 'queued' ORDER BY message_id "
                             + "LIMIT GREATEST((SELECT count(*) FROM queued_messages WHERE client_id = $1) - $2 + 1, 0))")
-                    .executeBatch(room).replaceWithVoid();
+                    .executeBatch(room)
+                    .invoke(rows -> {
+                        for (RowSet<Row> rs = rows; rs != null; rs = rs.next()) {
+                            droppedOldest.addAndGet(rs.rowCount());
+                        }
+                    })
+                    .replaceWithVoid();
         }
         return makeRoom.chain(() -> tx.preparedQuery("INSERT INTO queued_messages (client_id, " + MESSAGE_COLUMNS
                         + ", subscription_identifiers) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 "
