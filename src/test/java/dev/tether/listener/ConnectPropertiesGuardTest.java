@@ -1,0 +1,55 @@
+package dev.tether.listener;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.tether.testing.MqttPackets;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.embedded.EmbeddedChannel;
+import org.junit.jupiter.api.Test;
+
+/** The raw-byte check for duplicated CONNECT properties, on Netty's embedded channel. */
+class ConnectPropertiesGuardTest {
+
+    private static byte[] connectWithDuplicateExpiry() {
+        return MqttPackets.connect(5, "dup").sessionExpiry(10L)
+                .extraProperties(MqttPackets.property(MqttPackets.SESSION_EXPIRY_INTERVAL, 20L)).build();
+    }
+
+    @Test
+    void inspect_whenSessionExpiryTwice_thenDuplicate() {
+        assertThat(ConnectPropertiesGuard.inspect(Unpooled.wrappedBuffer(connectWithDuplicateExpiry())))
+                .isEqualTo(ConnectPropertiesGuard.DUPLICATE);
+    }
+
+    @Test
+    void inspect_whenUserPropertyRepeated_thenClean() {
+        byte[] connect = MqttPackets.connect(5, "users").sessionExpiry(10L)
+                .extraProperties(MqttPackets.concat(MqttPackets.userProperty("a", "1"), MqttPackets.userProperty("a", "2")))
+                .build();
+        assertThat(ConnectPropertiesGuard.inspect(Unpooled.wrappedBuffer(connect))).isEqualTo(ConnectPropertiesGuard.CLEAN);
+    }
+
+    @Test
+    void inspect_whenPacketIncomplete_thenNeedMore() {
+        byte[] connect = connectWithDuplicateExpiry();
+        assertThat(ConnectPropertiesGuard.inspect(Unpooled.wrappedBuffer(connect, 0, connect.length - 1)))
+                .isEqualTo(ConnectPropertiesGuard.NEED_MORE);
+    }
+
+    @Test
+    void channelRead_whenSplitOverTwoReads_thenBytesPassUnchangedAndChannelMarked() {
+        byte[] connect = connectWithDuplicateExpiry();
+        EmbeddedChannel channel = new EmbeddedChannel(new ConnectPropertiesGuard());
+        channel.writeInbound(Unpooled.wrappedBuffer(connect, 0, 1));
+        assertThat((Object) channel.readInbound()).isNull();
+        channel.writeInbound(Unpooled.wrappedBuffer(connect, 1, connect.length - 1));
+        ByteBuf passed = channel.readInbound();
+        byte[] out = new byte[passed.readableBytes()];
+        passed.readBytes(out);
+        passed.release();
+        assertThat(out).isEqualTo(connect);
+        assertThat(channel.attr(ConnectPropertiesGuard.DUPLICATE_PROPERTY).get()).isTrue();
+        assertThat(channel.pipeline().get(ConnectPropertiesGuard.class)).isNull();
+    }
+}
