@@ -223,7 +223,7 @@ final class MqttConnection implements ClientConnection {
         }
         version = header.version() == 5 ? ProtocolVersion.MQTT_5 : ProtocolVersion.MQTT_3_1_1;
         MqttProperties props = mqtt5() ? header.properties() : MqttProperties.NO_PROPERTIES;
-        if (Boolean.TRUE.equals(socket.channelHandlerContext().channel().attr(ConnectPropertiesGuard.DUPLICATE_PROPERTY).get())) {
+        if (Boolean.TRUE.equals(socket.channelHandlerContext().channel().attr(FirstPacketGuard.DUPLICATE_PROPERTY).get())) {
             refuse(ConnectReasonCode.PROTOCOL_ERROR); // e.g. Session Expiry Interval sent twice
             return;
         }

@@ -70,7 +70,7 @@ public class MqttListener {
             pipeline.addBefore("handler", "mqttEncoder", MqttEncoder.INSTANCE);
             pipeline.addBefore("handler", "mqttDecoder",
                     new MqttDecoder(config.maxPacketSize(), config.maxClientIdLength()));
-            pipeline.addBefore("mqttDecoder", "connectPropertiesGuard", new ConnectPropertiesGuard());
+            pipeline.addBefore("mqttDecoder", "firstPacketGuard", new FirstPacketGuard());
             MqttConnection connection = new MqttConnection(socket, Vertx.currentContext(), services, wills);
             connections.add(connection);
             socket.messageHandler(connection::onMessage);

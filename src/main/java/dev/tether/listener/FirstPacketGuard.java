@@ -8,13 +8,19 @@ import io.netty.util.AttributeKey;
 import java.util.BitSet;
 
 /**
- * Looks at the raw bytes of the first packet (the CONNECT) before Netty's decoder does and marks
- * the channel when an MQTT 5 property other than User Property appears twice, which is a Protocol
- * Error (§2.2.2.2). Netty's {@code MqttProperties} keeps only the last of a duplicated property,
- * so the decoded packet can no longer tell. The bytes pass on unchanged; the handler then removes
- * itself.
+ * Looks at the raw bytes of a connection's first packet before Netty's decoder does:
+ * <ul>
+ * <li>[MQTT-3.1.0-1] a first packet that is not CONNECT closes the connection at once. Netty's
+ * decoder learns the protocol version only from CONNECT, so another first packet could leave it
+ * waiting for bytes that never come.</li>
+ * <li>An MQTT 5 CONNECT property other than User Property that appears twice is a Protocol Error
+ * (§2.2.2.2); the channel is marked so that the CONNECT is refused with 0x82. Netty's
+ * {@code MqttProperties} keeps only the last of a duplicated property, so the decoded packet can
+ * no longer tell.</li>
+ * </ul>
+ * The bytes pass on unchanged; the handler then removes itself.
  */
-final class ConnectPropertiesGuard extends ChannelInboundHandlerAdapter {
+final class FirstPacketGuard extends ChannelInboundHandlerAdapter {
 
     /** Set on the channel when the CONNECT carried a duplicated property. */
     static final AttributeKey<Boolean> DUPLICATE_PROPERTY = AttributeKey.valueOf("tether.connect.duplicateProperty");
@@ -33,6 +39,12 @@ final class ConnectPropertiesGuard extends ChannelInboundHandlerAdapter {
             held = ctx.alloc().compositeBuffer();
         }
         held.addComponent(true, buf);
+        if (held.isReadable() && (held.getUnsignedByte(held.readerIndex()) >> 4) != 1) {
+            held.release();
+            held = null;
+            ctx.close();
+            return;
+        }
         int verdict = inspect(held);
         if (verdict == NEED_MORE && held.readableBytes() < MAX_HELD) {
             return;

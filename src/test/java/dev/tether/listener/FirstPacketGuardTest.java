@@ -9,7 +9,7 @@ import io.netty.channel.embedded.EmbeddedChannel;
 import org.junit.jupiter.api.Test;
 
 /** The raw-byte check for duplicated CONNECT properties, on Netty's embedded channel. */
-class ConnectPropertiesGuardTest {
+class FirstPacketGuardTest {
 
     private static byte[] connectWithDuplicateExpiry() {
         return MqttPackets.connect(5, "dup").sessionExpiry(10L)
@@ -18,8 +18,8 @@ class ConnectPropertiesGuardTest {
 
     @Test
     void inspect_whenSessionExpiryTwice_thenDuplicate() {
-        assertThat(ConnectPropertiesGuard.inspect(Unpooled.wrappedBuffer(connectWithDuplicateExpiry())))
-                .isEqualTo(ConnectPropertiesGuard.DUPLICATE);
+        assertThat(FirstPacketGuard.inspect(Unpooled.wrappedBuffer(connectWithDuplicateExpiry())))
+                .isEqualTo(FirstPacketGuard.DUPLICATE);
     }
 
     @Test
@@ -27,20 +27,20 @@ class ConnectPropertiesGuardTest {
         byte[] connect = MqttPackets.connect(5, "users").sessionExpiry(10L)
                 .extraProperties(MqttPackets.concat(MqttPackets.userProperty("a", "1"), MqttPackets.userProperty("a", "2")))
                 .build();
-        assertThat(ConnectPropertiesGuard.inspect(Unpooled.wrappedBuffer(connect))).isEqualTo(ConnectPropertiesGuard.CLEAN);
+        assertThat(FirstPacketGuard.inspect(Unpooled.wrappedBuffer(connect))).isEqualTo(FirstPacketGuard.CLEAN);
     }
 
     @Test
     void inspect_whenPacketIncomplete_thenNeedMore() {
         byte[] connect = connectWithDuplicateExpiry();
-        assertThat(ConnectPropertiesGuard.inspect(Unpooled.wrappedBuffer(connect, 0, connect.length - 1)))
-                .isEqualTo(ConnectPropertiesGuard.NEED_MORE);
+        assertThat(FirstPacketGuard.inspect(Unpooled.wrappedBuffer(connect, 0, connect.length - 1)))
+                .isEqualTo(FirstPacketGuard.NEED_MORE);
     }
 
     @Test
     void channelRead_whenSplitOverTwoReads_thenBytesPassUnchangedAndChannelMarked() {
         byte[] connect = connectWithDuplicateExpiry();
-        EmbeddedChannel channel = new EmbeddedChannel(new ConnectPropertiesGuard());
+        EmbeddedChannel channel = new EmbeddedChannel(new FirstPacketGuard());
         channel.writeInbound(Unpooled.wrappedBuffer(connect, 0, 1));
         assertThat((Object) channel.readInbound()).isNull();
         channel.writeInbound(Unpooled.wrappedBuffer(connect, 1, connect.length - 1));
@@ -49,7 +49,16 @@ class ConnectPropertiesGuardTest {
         passed.readBytes(out);
         passed.release();
         assertThat(out).isEqualTo(connect);
-        assertThat(channel.attr(ConnectPropertiesGuard.DUPLICATE_PROPERTY).get()).isTrue();
-        assertThat(channel.pipeline().get(ConnectPropertiesGuard.class)).isNull();
+        assertThat(channel.attr(FirstPacketGuard.DUPLICATE_PROPERTY).get()).isTrue();
+        assertThat(channel.pipeline().get(FirstPacketGuard.class)).isNull();
+    }
+
+    @Test
+    void channelRead_whenFirstPacketIsNotConnect_thenChannelClosed() {
+        // [MQTT-3.1.0-1]
+        EmbeddedChannel channel = new EmbeddedChannel(new FirstPacketGuard());
+        channel.writeInbound(Unpooled.wrappedBuffer(MqttPackets.pingreq()));
+        assertThat((Object) channel.readInbound()).isNull();
+        assertThat(channel.isOpen()).isFalse();
     }
 }
