@@ -49,7 +49,6 @@ import io.netty.util.ReferenceCountUtil;
 import io.smallrye.mutiny.Uni;
 import io.vertx.core.Context;
 import io.vertx.core.Vertx;
-import io.vertx.core.net.impl.NetSocketInternal;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -62,7 +61,7 @@ import java.util.function.Consumer;
 import org.jboss.logging.Logger;
 
 /**
- * One client's MQTT connection: the packet state machine of MQTT 3.1.1 and 5.0 over a socket
+ * One client's MQTT connection: the packet state machine of MQTT 3.1.1 and 5.0 over a transport (TCP socket or, later, WebSocket)
  * that already decodes MQTT packets. Owned by one Vert.x event loop: every method except
  * {@link #deliver} and {@link #takeOver} (which hop onto it) runs on {@link #context}.
  */
@@ -87,7 +86,7 @@ final class MqttConnection implements ClientConnection {
         }
     }
 
-    private final NetSocketInternal socket;
+    private final MqttTransport transport;
     private final Context context;
     private final BrokerServices services;
     private final WillPublisher wills;
@@ -109,14 +108,14 @@ final class MqttConnection implements ClientConnection {
     private long connectTimer;
     private boolean paused;
 
-    MqttConnection(NetSocketInternal socket, Context context, BrokerServices services, WillPublisher wills) {
-        this.socket = socket;
+    MqttConnection(MqttTransport transport, Context context, BrokerServices services, WillPublisher wills) {
+        this.transport = transport;
         this.context = context;
         this.services = services;
         this.wills = wills;
         this.connectTimer = context.owner().setTimer(services.mqtt().connectTimeout().toMillis(), t -> {
             if (phase == Phase.AWAITING_CONNECT) {
-                socket.close();
+                transport.close();
             }
         });
     }
@@ -148,7 +147,7 @@ final class MqttConnection implements ClientConnection {
                         onConnect(c);
                     } else {
                         // [MQTT-3.1.0-1] the first packet must be CONNECT.
-                        socket.close();
+                        transport.close();
                     }
                 }
                 // Clients may send before CONNACK (§3.1.4); hold the packets until the session is ready.
@@ -223,7 +222,7 @@ final class MqttConnection implements ClientConnection {
         }
         version = header.version() == 5 ? ProtocolVersion.MQTT_5 : ProtocolVersion.MQTT_3_1_1;
         MqttProperties props = mqtt5() ? header.properties() : MqttProperties.NO_PROPERTIES;
-        if (Boolean.TRUE.equals(socket.channelHandlerContext().channel().attr(FirstPacketGuard.DUPLICATE_PROPERTY).get())) {
+        if (transport.connectHadDuplicateProperty()) {
             refuse(ConnectReasonCode.PROTOCOL_ERROR); // e.g. Session Expiry Interval sent twice
             return;
         }
@@ -385,7 +384,7 @@ final class MqttConnection implements ClientConnection {
             phase = Phase.CLOSED;
         }
         publishWillOnClose = false;
-        socket.writeMessage(connack).onComplete(v -> socket.close());
+        transport.write(connack).onComplete(v -> transport.close());
     }
 
     private void startKeepAlive(int keepAliveSeconds) {
@@ -445,7 +444,7 @@ final class MqttConnection implements ClientConnection {
         }, f -> {
             LOG.warnf("message from %s on %s not stored: %s", clientId, topic, f.toString());
             if (!mqtt5()) {
-                socket.close(); // 3.1.1 has no negative acknowledgement: the client resends after reconnecting.
+                transport.close(); // 3.1.1 has no negative acknowledgement: the client resends after reconnecting.
                 return;
             }
             inboundQos2.remove(packetId);
@@ -467,7 +466,7 @@ final class MqttConnection implements ClientConnection {
             flushAcks();
         }, f -> {
             inboundQos2.add(packetId);
-            socket.close();
+            transport.close();
         });
     }
 
@@ -573,7 +572,7 @@ final class MqttConnection implements ClientConnection {
                         new MqttFixedHeader(MqttMessageType.UNSUBACK, false, MqttQoS.AT_MOST_ONCE, false, 0),
                         MqttMessageIdAndPropertiesVariableHeader.from(packetId),
                         mqtt5() ? new MqttUnsubAckPayload(codes) : new MqttUnsubAckPayload())),
-                f -> socket.close());
+                f -> transport.close());
     }
 
     // ---- DISCONNECT and close -------------------------------------------------------------------
@@ -592,7 +591,7 @@ final class MqttConnection implements ClientConnection {
         if (d.protocolError()) {
             disconnect(DisconnectReasonCode.PROTOCOL_ERROR);
         } else {
-            socket.close();
+            transport.close();
         }
     }
 
@@ -602,9 +601,9 @@ final class MqttConnection implements ClientConnection {
             return;
         }
         if (mqtt5() && phase != Phase.AWAITING_CONNECT) {
-            socket.writeMessage(NettyPackets.disconnect(reason.code())).onComplete(v -> socket.close());
+            transport.write(NettyPackets.disconnect(reason.code())).onComplete(v -> transport.close());
         } else {
-            socket.close();
+            transport.close();
         }
     }
 
@@ -722,7 +721,7 @@ final class MqttConnection implements ClientConnection {
 
     private void write(MqttMessage m) {
         if (phase != Phase.CLOSED) {
-            socket.writeMessage(m);
+            transport.write(m);
         } else {
             ReferenceCountUtil.release(m);
         }
@@ -735,15 +734,15 @@ final class MqttConnection implements ClientConnection {
                 failure -> context.runOnContext(v -> onFailure.accept(failure)));
     }
 
-    /** Stops reading the socket while too many events wait for PostgreSQL; resumes when they drain. */
+    /** Stops reading the transport while too many events wait for PostgreSQL; resumes when they drain. */
     private void applyBackPressure() {
         int capacity = services.store().queueCapacity();
         if (!paused && services.events().waiting() > capacity) {
             paused = true;
-            socket.pause();
+            transport.pause();
             services.events().whenDrainedTo(capacity / 2, () -> context.runOnContext(v -> {
                 paused = false;
-                socket.resume();
+                transport.resume();
             }));
         }
     }

@@ -71,7 +71,7 @@ public class MqttListener {
             pipeline.addBefore("handler", "mqttDecoder",
                     new MqttDecoder(config.maxPacketSize(), config.maxClientIdLength()));
             pipeline.addBefore("mqttDecoder", "firstPacketGuard", new FirstPacketGuard());
-            MqttConnection connection = new MqttConnection(socket, Vertx.currentContext(), services, wills);
+            MqttConnection connection = new MqttConnection(new TcpTransport(socket), Vertx.currentContext(), services, wills);
             connections.add(connection);
             socket.messageHandler(connection::onMessage);
             socket.exceptionHandler(e -> LOG.debugf("connection error: %s", e.toString()));

@@ -1,0 +1,25 @@
+package dev.tether.listener;
+
+import io.netty.handler.codec.mqtt.MqttMessage;
+import io.vertx.core.Future;
+
+/**
+ * What an {@link MqttConnection} needs from the wire: decoded packets come in through the
+ * connection's {@code onMessage}, encoded packets go out here. MQTT over TCP implements it on a
+ * Vert.x socket; MQTT over WebSocket can implement it on WebSocket frames with the same codec.
+ */
+interface MqttTransport {
+
+    /** Sends a packet; the future completes when it was written. */
+    Future<Void> write(MqttMessage message);
+
+    void close();
+
+    /** Stops reading (back-pressure). */
+    void pause();
+
+    void resume();
+
+    /** True when the first packet (CONNECT) carried a duplicated property (see {@link FirstPacketGuard}). */
+    boolean connectHadDuplicateProperty();
+}

@@ -1,0 +1,41 @@
+package dev.tether.listener;
+
+import io.netty.handler.codec.mqtt.MqttMessage;
+import io.vertx.core.Future;
+import io.vertx.core.net.impl.NetSocketInternal;
+
+/** MQTT over TCP: a Vert.x socket whose Netty pipeline carries the MQTT codec. */
+final class TcpTransport implements MqttTransport {
+
+    private final NetSocketInternal socket;
+
+    TcpTransport(NetSocketInternal socket) {
+        this.socket = socket;
+    }
+
+    @Override
+    public Future<Void> write(MqttMessage message) {
+        return socket.writeMessage(message);
+    }
+
+    @Override
+    public void close() {
+        socket.close();
+    }
+
+    @Override
+    public void pause() {
+        socket.pause();
+    }
+
+    @Override
+    public void resume() {
+        socket.resume();
+    }
+
+    @Override
+    public boolean connectHadDuplicateProperty() {
+        return Boolean.TRUE.equals(socket.channelHandlerContext().channel()
+                .attr(FirstPacketGuard.DUPLICATE_PROPERTY).get());
+    }
+}
