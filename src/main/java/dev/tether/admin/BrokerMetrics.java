@@ -4,6 +4,7 @@ import dev.tether.delivery.ConnectedClients;
 import dev.tether.delivery.MessageRouter;
 import dev.tether.delivery.SessionDirectory;
 import dev.tether.events.SessionEvents;
+import dev.tether.listener.MqttListener;
 import dev.tether.store.Reconciler;
 import dev.tether.store.SessionWriter;
 import io.micrometer.core.instrument.FunctionCounter;
@@ -24,9 +25,11 @@ public class BrokerMetrics {
     private final Reconciler reconciler;
     private final SessionEvents events;
     private final SessionWriter writer;
+    private final MqttListener listener;
 
     public BrokerMetrics(MeterRegistry registry, ConnectedClients clients, SessionDirectory sessions,
-                         MessageRouter router, Reconciler reconciler, SessionEvents events, SessionWriter writer) {
+                         MessageRouter router, Reconciler reconciler, SessionEvents events, SessionWriter writer, MqttListener listener) {
+        this.listener = listener;
         this.writer = writer;
         this.registry = registry;
         this.clients = clients;
@@ -49,6 +52,8 @@ public class BrokerMetrics {
         FunctionCounter.builder("tether.queue.dropped.messages", writer, SessionWriter::droppedOldest)
                 .description("Queued messages dropped to make room (drop-oldest)")
                 .tag("policy", "drop-oldest").register(registry);
+        FunctionCounter.builder("tether.delivery.oversize.dropped.messages", listener, MqttListener::oversizeDrops)
+                .description("Messages not sent because they exceeded the client's Maximum Packet Size").register(registry);
         FunctionCounter.builder("tether.store.transactions", reconciler, Reconciler::transactions)
                 .description("Group-commit transactions written").register(registry);
         FunctionCounter.builder("tether.store.events", reconciler, Reconciler::eventsWritten)

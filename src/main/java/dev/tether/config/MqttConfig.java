@@ -24,6 +24,23 @@ public interface MqttConfig {
     @WithDefault("256")
     int maxClientIdLength();
 
+    /**
+     * Receive Maximum advertised to MQTT 5 clients: the most unacknowledged QoS 1/2 PUBLISH packets a client
+     * may have in flight towards Tether; one more is answered with DISCONNECT 0x93.
+     */
+    @WithDefault("128")
+    int receiveMaximum();
+
+    /** Topic Alias Maximum advertised to MQTT 5 clients (0 disables inbound topic aliases). */
+    @WithDefault("16")
+    int topicAliasMaximum();
+
+    /**
+     * Largest Keep Alive granted to MQTT 5 clients, in seconds: a client asking for more, or for 0, gets this value
+     * in CONNACK's Server Keep Alive and is held to it. Unset: the client's value stands.
+     */
+    java.util.Optional<Integer> maxKeepAlive();
+
     /** A connection that sends no CONNECT within this time is closed. */
     @WithDefault("10s")
     Duration connectTimeout();

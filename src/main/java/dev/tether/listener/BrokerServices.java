@@ -24,5 +24,6 @@ record BrokerServices(
         ConnectedClients clients,
         SessionDirectory sessions,
         RetainedMessages retained,
-        Clock clock) {
+        Clock clock,
+        java.util.concurrent.atomic.AtomicLong oversizeDrops) {
 }

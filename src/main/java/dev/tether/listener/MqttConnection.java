@@ -107,6 +107,16 @@ final class MqttConnection implements ClientConnection {
     private long keepAliveTimer = -1;
     private long connectTimer;
     private boolean paused;
+    /** Client's limits and wishes from CONNECT (MQTT 5). */
+    private long clientMaxPacketSize = Long.MAX_VALUE;
+    private int clientTopicAliasMaximum;
+    private boolean requestProblemInformation = true;
+    private boolean keepAliveAnnounced;
+    private int keepAliveSeconds;
+    /** Inbound topic aliases (index = alias), created on first use. */
+    private String[] inboundAliases;
+    private final OutboundAliases outboundAliases = new OutboundAliases();
+    private String responseInformation;
 
     MqttConnection(MqttTransport transport, Context context, BrokerServices services, WillPublisher wills) {
         this.transport = transport;
@@ -251,6 +261,17 @@ final class MqttConnection implements ClientConnection {
             return;
         }
         window = new OutboundWindow((int) receiveMaximum);
+        clientMaxPacketSize = NettyPackets.unsignedInt(props, MqttPropertyType.MAXIMUM_PACKET_SIZE).orElse(Long.MAX_VALUE);
+        if (clientMaxPacketSize == 0) {
+            refuse(ConnectReasonCode.PROTOCOL_ERROR);
+            return;
+        }
+        clientTopicAliasMaximum = NettyPackets.unsignedInt(props, MqttPropertyType.TOPIC_ALIAS_MAXIMUM).orElse(0L).intValue();
+        outboundAliases.reset(clientTopicAliasMaximum);
+        requestProblemInformation = NettyPackets.unsignedInt(props, MqttPropertyType.REQUEST_PROBLEM_INFORMATION)
+                .orElse(1L) != 0;
+        boolean requestResponseInformation = NettyPackets.unsignedInt(props,
+                MqttPropertyType.REQUEST_RESPONSE_INFORMATION).orElse(0L) == 1;
         if (header.isWillFlag()) {
             MqttProperties wp = mqtt5() ? payload.willProperties() : MqttProperties.NO_PROPERTIES;
             will = new Will(payload.willTopic(), payload.willMessageInBytes(), header.willQos(), header.isWillRetain(),
@@ -277,6 +298,13 @@ final class MqttConnection implements ClientConnection {
                 new SessionEvent.SessionOpening(request, Optional.ofNullable(will), services.instanceId(), now()));
         boolean announceAssigned = assigned;
         int keepAlive = header.keepAliveTimeSeconds();
+        Optional<Integer> maxKeepAlive = services.mqtt().maxKeepAlive();
+        if (mqtt5() && maxKeepAlive.isPresent() && (keepAlive == 0 || keepAlive > maxKeepAlive.get())) {
+            keepAlive = maxKeepAlive.get(); // announced as Server Keep Alive, and the client is held to it
+            keepAliveAnnounced = true;
+        }
+        keepAliveSeconds = keepAlive;
+        responseInformation = requestResponseInformation ? "tether/response/" + id : null;
         if (cleanStart && !expiry.isDurable()) {
             // Nothing to wait for: a new, non-durable session; it is written without delaying the client.
             services.sessions().put(id, false);
@@ -284,7 +312,7 @@ final class MqttConnection implements ClientConnection {
             ConnectDecision decision = SessionRules.onConnect(request, Optional.empty(), now(), services.policy());
             onContext(opened, r -> r.willsToPublish().forEach(w -> wills.publishAndForget(clientId, w)),
                     f -> LOG.warnf("session %s not recorded: %s", clientId, f.toString()));
-            accept(decision, announceAssigned, keepAlive, List.of(), List.of());
+            accept(decision, announceAssigned, keepAliveSeconds, List.of(), List.of());
             return;
         }
         onContext(opened.ifNoItem().after(services.store().connectTimeout()).fail(),
@@ -302,7 +330,7 @@ final class MqttConnection implements ClientConnection {
                     }
                     r.willsToPublish().forEach(w -> wills.publishAndForget(clientId, w));
                     inboundQos2.addAll(r.inboundQos2());
-                    accept(d, announceAssigned, keepAlive, r.outbound(), r.subscriptions());
+                    accept(d, announceAssigned, keepAliveSeconds, r.outbound(), r.subscriptions());
                 },
                 f -> {
                     LOG.warnf("session %s could not be opened: %s", clientId, f.toString());
@@ -325,7 +353,21 @@ final class MqttConnection implements ClientConnection {
             }
             props.add(new MqttProperties.IntegerProperty(MqttPropertyType.MAXIMUM_PACKET_SIZE.value(),
                     services.mqtt().maxPacketSize()));
+            props.add(new MqttProperties.IntegerProperty(MqttPropertyType.RECEIVE_MAXIMUM.value(),
+                    services.mqtt().receiveMaximum()));
+            props.add(new MqttProperties.IntegerProperty(MqttPropertyType.TOPIC_ALIAS_MAXIMUM.value(),
+                    services.mqtt().topicAliasMaximum()));
+            props.add(new MqttProperties.IntegerProperty(MqttPropertyType.RETAIN_AVAILABLE.value(), 1));
+            props.add(new MqttProperties.IntegerProperty(MqttPropertyType.WILDCARD_SUBSCRIPTION_AVAILABLE.value(), 1));
+            props.add(new MqttProperties.IntegerProperty(MqttPropertyType.SUBSCRIPTION_IDENTIFIER_AVAILABLE.value(), 1));
             props.add(new MqttProperties.IntegerProperty(MqttPropertyType.SHARED_SUBSCRIPTION_AVAILABLE.value(), 0));
+            if (keepAliveAnnounced) {
+                props.add(new MqttProperties.IntegerProperty(MqttPropertyType.SERVER_KEEP_ALIVE.value(), keepAlive));
+            }
+            if (responseInformation != null) {
+                props.add(new MqttProperties.StringProperty(MqttPropertyType.RESPONSE_INFORMATION.value(),
+                        responseInformation));
+            }
         }
         MqttConnAckMessage connack = MqttMessageBuilders.connAck()
                 .returnCode(MqttConnectReturnCode.CONNECTION_ACCEPTED)
@@ -372,10 +414,15 @@ final class MqttConnection implements ClientConnection {
 
     /** Refuses the CONNECT: CONNACK with the reason (Session Present 0 [MQTT-3.2.2-6]) and close. */
     private void refuse(ConnectReasonCode reason) {
+        MqttProperties props = MqttProperties.NO_PROPERTIES;
+        if (mqtt5()) {
+            props = new MqttProperties();
+            props.add(new MqttProperties.StringProperty(MqttPropertyType.REASON_STRING.value(), reason.description()));
+        }
         MqttConnAckMessage connack = MqttMessageBuilders.connAck()
                 .returnCode(MqttConnectReturnCode.valueOf((byte) reason.codeFor(version)))
                 .sessionPresent(false)
-                .properties(MqttProperties.NO_PROPERTIES)
+                .properties(props)
                 .build();
         if (clientId != null) {
             services.clients().unregister(clientId, this);
@@ -406,12 +453,25 @@ final class MqttConnection implements ClientConnection {
         String topic = p.variableHeader().topicName();
         int qos = p.fixedHeader().qosLevel().value();
         int packetId = p.variableHeader().packetId();
-        if (mqtt5() && p.variableHeader().properties().getProperty(MqttPropertyType.TOPIC_ALIAS.value()) != null) {
-            disconnect(DisconnectReasonCode.TOPIC_ALIAS_INVALID); // Topic Alias Maximum is 0
-            return;
+        if (mqtt5()) {
+            Optional<Long> alias = NettyPackets.unsignedInt(p.variableHeader().properties(), MqttPropertyType.TOPIC_ALIAS);
+            if (alias.isPresent()) {
+                Optional<String> resolved = resolveTopicAlias(alias.get().intValue(), topic);
+                if (resolved.isEmpty()) {
+                    return; // disconnected
+                }
+                topic = resolved.get();
+            } else if (topic.isEmpty()) {
+                disconnect(DisconnectReasonCode.PROTOCOL_ERROR); // empty topic without alias [MQTT-3.3.2-8]
+                return;
+            }
         }
         if (!TopicNames.isValidTopicName(topic)) {
             disconnect(DisconnectReasonCode.TOPIC_NAME_INVALID);
+            return;
+        }
+        if (qos > 0 && !(qos == 2 && inboundQos2.contains(packetId)) && inboundInFlight() >= services.mqtt().receiveMaximum()) {
+            disconnect(DisconnectReasonCode.RECEIVE_MAXIMUM_EXCEEDED); // [MQTT-3.3.4-9]
             return;
         }
         if (qos == 2 && inboundQos2.contains(packetId)) {
@@ -422,7 +482,19 @@ final class MqttConnection implements ClientConnection {
             flushAcks();
             return;
         }
-        PublishedMessage message = NettyPackets.published(p, clientId, now(), mqtt5());
+        if (mqtt5() && !PayloadFormat.isValid(p)) {
+            // Payload Format Indicator 1 with a payload that is not UTF-8 (§3.3.2.3.2).
+            if (qos == 0) {
+                disconnect(DisconnectReasonCode.PAYLOAD_FORMAT_INVALID);
+            } else {
+                PendingAck ack = new PendingAck(qos == 1 ? MqttMessageType.PUBACK : MqttMessageType.PUBREC, packetId);
+                ack.reasonCode = DisconnectReasonCode.PAYLOAD_FORMAT_INVALID.code();
+                pendingAcks.add(ack);
+                flushAcks();
+            }
+            return;
+        }
+        PublishedMessage message = NettyPackets.published(p, topic, clientId, now(), mqtt5());
         if (qos == 0) {
             services.router().route(message).subscribe().with(r -> { }, f -> LOG.debugf("QoS 0 message lost: %s", f));
             return;
@@ -442,7 +514,7 @@ final class MqttConnection implements ClientConnection {
             ack.reasonCode = code;
             flushAcks();
         }, f -> {
-            LOG.warnf("message from %s on %s not stored: %s", clientId, topic, f.toString());
+            LOG.warnf("message from %s on %s not stored: %s", clientId, message.topic(), f.toString());
             if (!mqtt5()) {
                 transport.close(); // 3.1.1 has no negative acknowledgement: the client resends after reconnecting.
                 return;
@@ -451,6 +523,41 @@ final class MqttConnection implements ClientConnection {
             ack.reasonCode = 0x80;
             flushAcks();
         });
+    }
+
+    /** QoS 1/2 messages from the client not yet fully acknowledged (counted against Receive Maximum). */
+    private int inboundInFlight() {
+        int pubacks = 0;
+        for (PendingAck a : pendingAcks) {
+            if (a.type == MqttMessageType.PUBACK) {
+                pubacks++;
+            }
+        }
+        return pubacks + inboundQos2.size();
+    }
+
+    /**
+     * Resolves an inbound Topic Alias (§3.3.2.3.4): a non-empty topic sets the alias, an empty one uses it.
+     * Empty when the connection was closed: alias 0 or above the maximum is 0x94, an unknown alias 0x82.
+     */
+    private Optional<String> resolveTopicAlias(int alias, String topic) {
+        int max = services.mqtt().topicAliasMaximum();
+        if (alias == 0 || alias > max) {
+            disconnect(DisconnectReasonCode.TOPIC_ALIAS_INVALID); // [MQTT-3.3.2-9] [MQTT-3.3.2-10]
+            return Optional.empty();
+        }
+        if (inboundAliases == null) {
+            inboundAliases = new String[max + 1];
+        }
+        if (!topic.isEmpty()) {
+            inboundAliases[alias] = topic;
+            return Optional.of(topic);
+        }
+        if (inboundAliases[alias] == null) {
+            disconnect(DisconnectReasonCode.PROTOCOL_ERROR);
+            return Optional.empty();
+        }
+        return Optional.of(inboundAliases[alias]);
     }
 
     private void onPubrel(int packetId) {
@@ -601,7 +708,7 @@ final class MqttConnection implements ClientConnection {
             return;
         }
         if (mqtt5() && phase != Phase.AWAITING_CONNECT) {
-            transport.write(NettyPackets.disconnect(reason.code())).onComplete(v -> transport.close());
+            transport.write(NettyPackets.disconnect(reason.code(), reason.description())).onComplete(v -> transport.close());
         } else {
             transport.close();
         }
@@ -670,8 +777,16 @@ final class MqttConnection implements ClientConnection {
             }
             return;
         }
+        if (mqtt5() && NettyPackets.publishSize(message, qos, subscriptionIds, now, mqtt5()) > clientMaxPacketSize) {
+            // Larger than the client's Maximum Packet Size: dropped for this client, never sent [MQTT-3.1.2-25].
+            services.oversizeDrops().incrementAndGet();
+            if (messageId > 0) {
+                services.events().publishAndForget(new SessionEvent.MessageAcknowledged(clientId, messageId));
+            }
+            return;
+        }
         if (qos == 0) {
-            write(NettyPackets.publish(message, 0, 0, false, subscriptionIds, now, mqtt5()));
+            writePublish(message, 0, 0, false, subscriptionIds, now);
             if (messageId > 0) {
                 services.events().publishAndForget(new SessionEvent.MessageAcknowledged(clientId, messageId));
             }
@@ -682,7 +797,7 @@ final class MqttConnection implements ClientConnection {
             return;
         }
         OutboundWindow.InFlight f = window.send(messageId, message, qos, subscriptionIds);
-        write(NettyPackets.publish(message, qos, f.packetId(), false, subscriptionIds, now, mqtt5()));
+        writePublish(message, qos, f.packetId(), false, subscriptionIds, now);
         if (messageId > 0) {
             services.events().publishAndForget(new SessionEvent.MessageSent(clientId, messageId, f.packetId()));
         }
@@ -718,6 +833,19 @@ final class MqttConnection implements ClientConnection {
     }
 
     // ---- plumbing --------------------------------------------------------------------------------
+
+    /** Writes a PUBLISH, replacing its topic by an alias once the client allows aliases (§3.3.2.3.4). */
+    private void writePublish(PublishedMessage message, int qos, int packetId, boolean dup, List<Integer> subscriptionIds,
+                              Instant now) {
+        MqttPublishMessage publish = NettyPackets.publish(message, qos, packetId, dup, subscriptionIds, now, mqtt5());
+        if (mqtt5() && clientTopicAliasMaximum > 0) {
+            OutboundAliases.Use use = outboundAliases.aliasFor(message.topic());
+            if (use.alias() > 0) {
+                publish = NettyPackets.withTopicAlias(publish, use.alias(), use.known());
+            }
+        }
+        write(publish);
+    }
 
     private void write(MqttMessage m) {
         if (phase != Phase.CLOSED) {

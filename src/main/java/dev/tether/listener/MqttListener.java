@@ -43,6 +43,7 @@ public class MqttListener {
     private final BrokerServices services;
     private final WillPublisher wills;
     private final Set<MqttConnection> connections = ConcurrentHashMap.newKeySet();
+    private final java.util.concurrent.atomic.AtomicLong oversizeDrops = new java.util.concurrent.atomic.AtomicLong();
     private NetServer server;
 
     public MqttListener(Vertx vertx, MqttConfig config, StoreConfig store, SessionPolicy policy, SessionEvents events,
@@ -53,7 +54,7 @@ public class MqttListener {
         this.config = config;
         this.wills = wills;
         this.services = new BrokerServices(instance.id(), config, store, policy, events, router, subscriptions,
-                clients, sessions, retained, clock);
+                clients, sessions, retained, clock, oversizeDrops);
     }
 
     /** Binds the listener; the returned {@link Uni} gives the bound port. */
@@ -87,6 +88,11 @@ public class MqttListener {
 
     public int port() {
         return server == null ? -1 : server.actualPort();
+    }
+
+    /** Messages not sent because they exceeded a client's Maximum Packet Size, since start. */
+    public long oversizeDrops() {
+        return oversizeDrops.get();
     }
 
     public int connectionCount() {

@@ -90,11 +90,17 @@ final class NettyPackets {
     }
 
     /** A PUBLISH from a client as a protocol-neutral message. */
-    static PublishedMessage published(MqttPublishMessage m, String clientId, Instant now, boolean mqtt5) {
+    static PublishedMessage published(MqttPublishMessage m, String topic, String clientId, Instant now, boolean mqtt5) {
         MqttProperties props = mqtt5 ? m.variableHeader().properties() : null;
         Instant expiresAt = unsignedInt(props, MqttPropertyType.PUBLICATION_EXPIRY_INTERVAL)
                 .map(now::plusSeconds).orElse(null);
-        return new PublishedMessage(m.variableHeader().topicName(), bytes(m.payload()),
+        if (mqtt5 && props.getProperty(MqttPropertyType.TOPIC_ALIAS.value()) != null) {
+            MqttProperties withoutAlias = new MqttProperties();
+            props.listAll().stream().filter(x -> x.propertyId() != MqttPropertyType.TOPIC_ALIAS.value())
+                    .forEach(withoutAlias::add);
+            props = withoutAlias;
+        }
+        return new PublishedMessage(topic, bytes(m.payload()),
                 m.fixedHeader().qosLevel().value(), m.fixedHeader().isRetain(),
                 mqtt5 ? messageProperties(props) : MessageProperties.NONE, expiresAt, clientId);
     }
@@ -122,9 +128,63 @@ final class NettyPackets {
         return new MqttMessage(fixed, header);
     }
 
-    static MqttMessage disconnect(int reasonCode) {
+    static MqttMessage disconnect(int reasonCode, String reasonString) {
+        MqttProperties props = new MqttProperties();
+        if (reasonString != null) {
+            props.add(new MqttProperties.StringProperty(MqttPropertyType.REASON_STRING.value(), reasonString));
+        }
         return new MqttMessage(new MqttFixedHeader(MqttMessageType.DISCONNECT, false, MqttQoS.AT_MOST_ONCE, false, 0),
-                new MqttReasonCodeAndPropertiesVariableHeader((byte) reasonCode, MqttProperties.NO_PROPERTIES));
+                new MqttReasonCodeAndPropertiesVariableHeader((byte) reasonCode, props));
+    }
+
+    /** The same PUBLISH with a Topic Alias; the topic itself is left out once the client knows the alias. */
+    static MqttPublishMessage withTopicAlias(MqttPublishMessage p, int alias, boolean known) {
+        MqttProperties props = new MqttProperties();
+        p.variableHeader().properties().listAll().forEach(props::add);
+        props.add(new MqttProperties.IntegerProperty(MqttPropertyType.TOPIC_ALIAS.value(), alias));
+        String topic = known ? "" : p.variableHeader().topicName();
+        return new MqttPublishMessage(p.fixedHeader(),
+                new MqttPublishVariableHeader(topic, p.variableHeader().packetId(), props), p.payload());
+    }
+
+    /** The encoded size of the PUBLISH Tether would send, to compare with the client's Maximum Packet Size. */
+    static long publishSize(PublishedMessage m, int qos, List<Integer> subscriptionIds, Instant now, boolean mqtt5) {
+        long body = 2L + utf8Length(m.topic()) + (qos > 0 ? 2 : 0) + m.payloadSize();
+        if (mqtt5) {
+            MessageProperties p = m.properties();
+            long props = 0;
+            if (p.payloadFormatIndicator() != null) {
+                props += 2;
+            }
+            if (m.expiresAt() != null) {
+                props += 5;
+            }
+            if (p.contentType() != null) {
+                props += 3 + utf8Length(p.contentType());
+            }
+            if (p.responseTopic() != null) {
+                props += 3 + utf8Length(p.responseTopic());
+            }
+            if (p.correlationData() != null) {
+                props += 3 + p.correlationData().length;
+            }
+            for (UserProperty u : p.userProperties()) {
+                props += 5 + utf8Length(u.key()) + utf8Length(u.value());
+            }
+            for (Integer id : subscriptionIds) {
+                props += 1 + varIntLength(id);
+            }
+            body += varIntLength(props) + props;
+        }
+        return 1 + varIntLength(body) + body;
+    }
+
+    private static int varIntLength(long n) {
+        return n < 128 ? 1 : n < 16_384 ? 2 : n < 2_097_152 ? 3 : 4;
+    }
+
+    private static int utf8Length(String s) {
+        return s.getBytes(StandardCharsets.UTF_8).length;
     }
 
     static int packetId(MqttMessage m) {

@@ -33,6 +33,11 @@ public enum ConnectReasonCode {
         return version.isMqtt5() ? mqtt5Code : mqtt311Code;
     }
 
+    /** A Reason String for the client (MQTT 5). */
+    public String description() {
+        return name().toLowerCase(java.util.Locale.ROOT).replace('_', ' ');
+    }
+
     public boolean isError() {
         return mqtt5Code >= 0x80;
     }

@@ -37,6 +37,11 @@ public enum DisconnectReasonCode {
         return code;
     }
 
+    /** A Reason String for the client (MQTT 5). */
+    public String description() {
+        return name().toLowerCase(java.util.Locale.ROOT).replace('_', ' ');
+    }
+
     /** The reason code for a byte, or {@link #UNSPECIFIED_ERROR} for one Tether does not name. */
     public static DisconnectReasonCode of(int code) {
         DisconnectReasonCode c = (code >= 0 && code < 256) ? BY_CODE[code] : null;
