@@ -25,5 +25,6 @@ record BrokerServices(
         SessionDirectory sessions,
         RetainedMessages retained,
         Clock clock,
-        java.util.concurrent.atomic.AtomicLong oversizeDrops) {
+        java.util.concurrent.atomic.AtomicLong oversizeDrops,
+        AccessRules access) {
 }

@@ -618,6 +618,8 @@ final class MqttConnection implements ClientConnection {
             var option = t.option();
             if (!TopicNames.isValidTopicFilter(filter)) {
                 codes.add(mqtt5() ? 0x8F : 0x80); // Topic Filter invalid
+            } else if (services.access().isSubscriptionDenied(filter)) {
+                codes.add(mqtt5() ? 0x87 : 0x80); // Not authorized
             } else if (TopicNames.isShared(filter)) {
                 codes.add(mqtt5() ? 0x9E : 0x80); // Shared Subscriptions not supported (yet)
             } else {

@@ -49,12 +49,12 @@ public class MqttListener {
     public MqttListener(Vertx vertx, MqttConfig config, StoreConfig store, SessionPolicy policy, SessionEvents events,
                         MessageRouter router, SubscriptionIndex subscriptions, ConnectedClients clients,
                         SessionDirectory sessions, RetainedMessages retained, BrokerInstance instance, Clock clock,
-                        WillPublisher wills) {
+                        WillPublisher wills, dev.tether.config.AccessConfig access) {
         this.vertx = vertx;
         this.config = config;
         this.wills = wills;
         this.services = new BrokerServices(instance.id(), config, store, policy, events, router, subscriptions,
-                clients, sessions, retained, clock, oversizeDrops);
+                clients, sessions, retained, clock, oversizeDrops, new AccessRules(access));
     }
 
     /** Binds the listener; the returned {@link Uni} gives the bound port. */
