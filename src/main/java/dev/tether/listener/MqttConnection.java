@@ -305,8 +305,9 @@ final class MqttConnection implements ClientConnection {
         }
         keepAliveSeconds = keepAlive;
         responseInformation = requestResponseInformation ? "tether/response/" + id : null;
-        if (cleanStart && !expiry.isDurable()) {
-            // Nothing to wait for: a new, non-durable session; it is written without delaying the client.
+        if (cleanStart && !expiry.isDurable() && !services.sessions().isDurable(id)) {
+            // Nothing to wait for: a new, non-durable session replacing no durable one; it is written without
+            // delaying the client. (Discarding a durable session is acknowledged only once committed.)
             services.sessions().put(id, false);
             services.subscriptions().removeAll(id);
             ConnectDecision decision = SessionRules.onConnect(request, Optional.empty(), now(), services.policy());
