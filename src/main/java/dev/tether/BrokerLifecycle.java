@@ -6,6 +6,7 @@ import dev.tether.store.Reconciler;
 import dev.tether.store.SessionRecovery;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
+import io.quarkus.scheduler.Scheduler;
 import jakarta.annotation.Priority;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
@@ -30,8 +31,11 @@ public class BrokerLifecycle {
     private final MqttListener listener;
     private final SessionEvents events;
     private final Reconciler reconciler;
+    private final Scheduler scheduler;
 
-    public BrokerLifecycle(SessionRecovery recovery, MqttListener listener, SessionEvents events, Reconciler reconciler) {
+    public BrokerLifecycle(SessionRecovery recovery, MqttListener listener, SessionEvents events, Reconciler reconciler,
+                           Scheduler scheduler) {
+        this.scheduler = scheduler;
         this.recovery = recovery;
         this.listener = listener;
         this.events = events;
@@ -45,6 +49,7 @@ public class BrokerLifecycle {
 
     void stop(@Observes @Priority(1) ShutdownEvent ev) {
         try {
+            scheduler.pause(); // no expiry or heartbeat runs against a database that is about to stop
             listener.stop().await().atMost(Duration.ofSeconds(10));
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
             while (listener.connectionCount() > 0 && System.nanoTime() < deadline) {
