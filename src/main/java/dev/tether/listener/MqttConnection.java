@@ -69,6 +69,9 @@ final class MqttConnection implements ClientConnection {
 
     private static final Logger LOG = Logger.getLogger(MqttConnection.class);
 
+    /** Packets held while the session opens; beyond this the socket is not read until CONNACK. */
+    private static final int MAX_HELD_BEFORE_CONNACK = 64;
+
     private enum Phase { AWAITING_CONNECT, CONNECTING, CONNECTED, CLOSED }
 
     private record HeldDelivery(PublishedMessage message, int qos, List<Integer> subscriptionIds, long messageId) {
@@ -161,7 +164,12 @@ final class MqttConnection implements ClientConnection {
                     }
                 }
                 // Clients may send before CONNACK (§3.1.4); hold the packets until the session is ready.
-                case CONNECTING -> heldInbound.add(detach(m));
+                case CONNECTING -> {
+                    heldInbound.add(detach(m));
+                    if (heldInbound.size() == MAX_HELD_BEFORE_CONNACK) {
+                        transport.pause(); // resumed once the session is open
+                    }
+                }
                 case CONNECTED -> dispatch(m);
                 case CLOSED -> { }
             }
@@ -403,6 +411,7 @@ final class MqttConnection implements ClientConnection {
             }
         }
         resumedMessageIds = null;
+        boolean wasPaused = heldInbound.size() >= MAX_HELD_BEFORE_CONNACK;
         while (!heldInbound.isEmpty() && phase == Phase.CONNECTED) {
             MqttMessage m = heldInbound.poll();
             try {
@@ -410,6 +419,9 @@ final class MqttConnection implements ClientConnection {
             } finally {
                 ReferenceCountUtil.release(m);
             }
+        }
+        if (wasPaused && phase == Phase.CONNECTED && !paused) {
+            transport.resume();
         }
     }
 
