@@ -41,6 +41,10 @@ public interface MqttConfig {
      */
     java.util.Optional<Integer> maxKeepAlive();
 
+    /** Path of MQTT over WebSocket on the HTTP port ({@code quarkus.http.port}). */
+    @WithDefault("/mqtt")
+    String websocketPath();
+
     /** A connection that sends no CONNECT within this time is closed. */
     @WithDefault("10s")
     Duration connectTimeout();

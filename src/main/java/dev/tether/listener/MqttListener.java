@@ -86,6 +86,36 @@ public class MqttListener {
                 .invoke(port -> LOG.infof("MQTT listener on %s:%d", config.host(), port));
     }
 
+    /**
+     * Takes over an upgraded MQTT over WebSocket connection: binary frames feed the same codec and
+     * connection handling as TCP. Runs on the WebSocket's event loop.
+     */
+    void acceptWebSocket(io.vertx.core.http.ServerWebSocket webSocket) {
+        io.netty.channel.embedded.EmbeddedChannel codec = new io.netty.channel.embedded.EmbeddedChannel(
+                new FirstPacketGuard(), new MqttDecoder(config.maxPacketSize(), config.maxClientIdLength()),
+                MqttEncoder.INSTANCE);
+        MqttConnection connection = new MqttConnection(new WebSocketTransport(webSocket, codec), Vertx.currentContext(),
+                services, wills);
+        connections.add(connection);
+        webSocket.binaryMessageHandler(frame -> {
+            codec.writeInbound(io.netty.buffer.Unpooled.wrappedBuffer(frame.getBytes()));
+            Object packet;
+            while ((packet = codec.readInbound()) != null) {
+                connection.onMessage(packet);
+            }
+            if (!codec.isOpen()) {
+                webSocket.close(); // the first packet was not CONNECT
+            }
+        });
+        webSocket.textMessageHandler(text -> webSocket.close()); // MQTT uses binary frames only [MQTT-6.0.0-1]
+        webSocket.exceptionHandler(e -> LOG.debugf("WebSocket error: %s", e.toString()));
+        webSocket.closeHandler(v -> {
+            connections.remove(connection);
+            connection.onClose();
+            codec.finishAndReleaseAll();
+        });
+    }
+
     public int port() {
         return server == null ? -1 : server.actualPort();
     }

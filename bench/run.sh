@@ -1,0 +1,235 @@
+#!/usr/bin/env bash
+# Tether benchmark: builds Tether and the bench tools, then runs each case against Tether (JVM jar, embedded
+# PostgreSQL in a fresh data dir), Mosquitto 2.x and HiveMQ CE (embedded, same heap), one broker at a time,
+# a fresh broker start per case, and prints one table with ratios. Loopback only; every loop is bounded.
+#
+#   bench/run.sh                 full run (all cases, all three brokers; ~20-30 min on 2 cores)
+#   bench/run.sh --smoke         CI smoke: Tether alone, tiny N, a few seconds per case; exit 1 on failure
+#   bench/run.sh --brokers tether,mosquitto --cases connect,resume   a subset
+#   bench/run.sh --skip-build    reuse the built jars
+# Sizes come from the environment (defaults below), e.g. CONNECT_N=500 IDLE_CONNECTIONS=2000 bench/run.sh
+set -euo pipefail
+
+BENCH_DIR="$(cd "$(dirname "$0")" && pwd)"
+ROOT="$(cd "$BENCH_DIR/.." && pwd)"
+
+# ---- parameters (each is printed with the results)
+: "${HEAP:=1g}"                    # -Xms = -Xmx of Tether and HiveMQ CE (no AlwaysPreTouch)
+: "${CONNECT_N:=2000}"             # 1. clients connecting with Clean Start 0, Session Expiry 300
+: "${CONNECT_INFLIGHT:=100}"       #    at most this many CONNECTs in flight (Mosquitto's listen backlog)
+: "${DURATION:=10}"                # 2. seconds per throughput case
+: "${PUBLISHERS:=8}"               #    one-to-one: P publishers to P subscribers
+: "${SUBSCRIBERS:=32}"             #    fan-out: 1 publisher to S subscribers
+: "${RATE:=5000}"                  #    fixed-rate QoS 1 latency case, msg/s
+: "${RESUME_N:=1000}"              # 3. persistent sessions
+: "${RESUME_K:=100}"               #    messages queued for each
+: "${EXPIRY_M:=20000}"             # 4. sessions expiring at once (the issue's 100000 needs > 1 GiB heap per broker
+                                   #    and ~25 min here; set EXPIRY_M=100000 HEAP=4g for it)
+: "${EXPIRY_S:=5}"                 #    their Session Expiry Interval
+: "${IDLE_CONNECTIONS:=10000}"     # 5. idle connections
+: "${IDLE_HOLD:=30}"               #    held this many seconds
+: "${LOADGEN_HEAP:=2g}"
+: "${TETHER_PORT:=18831}" "${MOSQUITTO_PORT:=18832}" "${HIVEMQ_PORT:=18833}" "${PG_PORT:=15433}" "${TETHER_HTTP_PORT:=18080}"
+
+SMOKE=0
+SKIP_BUILD=0
+BROKERS="tether,mosquitto,hivemq"
+CASES="connect,throughput,latency,resume,expiry,idle"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --smoke) SMOKE=1; BROKERS=tether ;;
+    --skip-build) SKIP_BUILD=1 ;;
+    --brokers) BROKERS="$2"; shift ;;
+    --cases) CASES="$2"; shift ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+STAMP="$(date +%Y%m%d-%H%M%S)"
+OUT="${BENCH_OUT:-$BENCH_DIR/results/$STAMP}"
+mkdir -p "$OUT"
+WORK="$(mktemp -d /tmp/tether-bench.XXXXXX)"
+BROKER_PID=""
+BROKER_KIND=""
+
+log() { echo "[bench $(date +%H:%M:%S)] $*" >&2; }
+
+# Many connections: raise the open-files limit for brokers and the load generator (children inherit it).
+ulimit -Hn 1048576 2>/dev/null || true
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || ulimit -n 65536 2>/dev/null || true
+log "ulimit -n $(ulimit -n); results in $OUT"
+
+stop_broker() {
+  [ -n "$BROKER_PID" ] || return 0
+  local pid="$BROKER_PID"
+  BROKER_PID=""
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then
+      log "broker $pid did not stop in 30 s: SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  fi
+  wait "$pid" 2>/dev/null || true
+  # Tether's embedded PostgreSQL survives a SIGKILLed JVM: stop it by its pid file.
+  if [ "$BROKER_KIND" = tether ] && [ -f "$BROKER_DIR/pg/postmaster.pid" ]; then
+    local pm; pm="$(head -1 "$BROKER_DIR/pg/postmaster.pid")"
+    if [ -n "$pm" ] && kill -0 "$pm" 2>/dev/null; then
+      kill -INT "$pm" 2>/dev/null || true
+      for _ in $(seq 1 100); do kill -0 "$pm" 2>/dev/null || break; sleep 0.1; done
+      kill -0 "$pm" 2>/dev/null && kill -KILL "$pm" 2>/dev/null || true
+    fi
+  fi
+}
+cleanup() { stop_broker; rm -rf "$WORK"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+wait_port() { # port seconds
+  local end=$((SECONDS + $2))
+  while [ $SECONDS -lt $end ]; do
+    if ! kill -0 "$BROKER_PID" 2>/dev/null; then return 1; fi
+    if (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null; then return 0; fi
+    sleep 0.2
+  done
+  return 1
+}
+
+JVM_FLAGS=(-Xms"$HEAP" -Xmx"$HEAP" -XX:NativeMemoryTracking=summary)
+
+start_broker() { # kind
+  BROKER_KIND="$1"
+  BROKER_DIR="$WORK/$1-$RANDOM$RANDOM"
+  mkdir -p "$BROKER_DIR"
+  local logf="$OUT/$1.log"
+  case "$1" in
+    tether)
+      BROKER_PORT=$TETHER_PORT
+      java "${JVM_FLAGS[@]}" \
+        -Dtether.mqtt.host=127.0.0.1 -Dtether.mqtt.port="$TETHER_PORT" \
+        -Dtether.embedded-postgres.data-dir="$BROKER_DIR/pg" -Dtether.embedded-postgres.port="$PG_PORT" \
+        -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$TETHER_HTTP_PORT" \
+        -jar "$ROOT/target/quarkus-app/quarkus-run.jar" >>"$logf" 2>&1 &
+      BROKER_PID=$!
+      BROKER_ARGS=(--pg-data "$BROKER_DIR/pg" --jdbc "jdbc:postgresql://127.0.0.1:$PG_PORT/postgres" --jvm true) ;;
+    mosquitto)
+      BROKER_PORT=$MOSQUITTO_PORT
+      cat >"$BROKER_DIR/mosquitto.conf" <<CONF
+listener $MOSQUITTO_PORT 127.0.0.1
+allow_anonymous true
+user root
+persistence true
+persistence_location $BROKER_DIR/
+max_queued_messages 10000
+max_queued_bytes 0
+max_inflight_messages 0
+max_connections -1
+set_tcp_nodelay true
+log_dest stderr
+log_type error
+log_type warning
+CONF
+      mosquitto -c "$BROKER_DIR/mosquitto.conf" >>"$logf" 2>&1 &
+      BROKER_PID=$!
+      BROKER_ARGS=() ;;
+    hivemq)
+      BROKER_PORT=$HIVEMQ_PORT
+      java "${JVM_FLAGS[@]}" -jar "$BENCH_DIR/hivemq-launcher/target/hivemq-launcher.jar" \
+        "$BROKER_DIR" "$HIVEMQ_PORT" 10000 >>"$logf" 2>&1 &
+      BROKER_PID=$!
+      BROKER_ARGS=(--jvm true) ;;
+  esac
+  if ! wait_port "$BROKER_PORT" 120; then
+    log "$1 did not start; tail of $logf:"; tail -20 "$logf" >&2
+    stop_broker
+    return 1
+  fi
+  log "$1 up (pid $BROKER_PID, port $BROKER_PORT)"
+}
+
+loadgen() { # broker scenario args...
+  local b="$1"; shift
+  java -Xms512m -Xmx"$LOADGEN_HEAP" -jar "$BENCH_DIR/loadgen/target/loadgen.jar" "$@" \
+    --broker "$b" --port "$BROKER_PORT" --pid "$BROKER_PID" ${BROKER_ARGS[@]+"${BROKER_ARGS[@]}"} \
+    --out "$OUT/$b.jsonl"
+}
+
+# ---- build
+if [ "$SKIP_BUILD" = 0 ]; then
+  if [ "$SMOKE" = 0 ] || [ ! -f "$ROOT/target/quarkus-app/quarkus-run.jar" ]; then
+    log "building Tether"
+    (cd "$ROOT" && ./mvnw -B -q -ntp package -DskipTests)
+  fi
+  if [ "$SMOKE" = 1 ]; then
+    log "building the load generator"
+    (cd "$ROOT" && ./mvnw -B -q -ntp -f bench/pom.xml -pl loadgen -am package)
+  else
+    log "building the load generator and the HiveMQ CE launcher"
+    (cd "$ROOT" && ./mvnw -B -q -ntp -f bench/pom.xml package)
+  fi
+fi
+if [[ ",$BROKERS," == *",mosquitto,"* ]] && ! command -v mosquitto >/dev/null; then
+  log "installing mosquitto (apt-get)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto >/dev/null
+  systemctl disable --now mosquitto >/dev/null 2>&1 || service mosquitto stop >/dev/null 2>&1 || true
+fi
+
+# ---- smoke
+if [ "$SMOKE" = 1 ]; then
+  start_broker tether
+  rc=0
+  loadgen tether smoke || rc=$?
+  stop_broker
+  java -jar "$BENCH_DIR/loadgen/target/loadgen.jar" report "$OUT/tether.jsonl" | tee "$OUT/table.txt" || true
+  [ "$rc" = 0 ] && log "smoke passed" || log "smoke FAILED"
+  exit "$rc"
+fi
+
+# ---- full run: case by case, each broker in turn, fresh broker per case
+CASE_LIST=()
+add() { CASE_LIST+=("$*"); }
+for c in ${CASES//,/ }; do
+  case "$c" in
+    connect) add connect --case connect --n "$CONNECT_N" --inflight "$CONNECT_INFLIGHT" ;;
+    throughput)
+      for q in 0 1; do for m in one2one fanout; do for s in 64 4096; do
+        add throughput --case "throughput-qos$q-$m-$([ $s = 64 ] && echo 64B || echo 4KiB)" --qos $q --mode $m --size $s \
+          --duration "$DURATION" --publishers "$PUBLISHERS" --subscribers "$SUBSCRIBERS"
+      done; done; done ;;
+    latency) add latency --case "latency-qos1-${RATE}per_s" --rate "$RATE" --duration "$DURATION" --publishers "$PUBLISHERS" ;;
+    resume) add resume --case resume --n "$RESUME_N" --k "$RESUME_K" ;;
+    expiry) add expiry --case expiry --m "$EXPIRY_M" --expiry "$EXPIRY_S" ;;
+    idle) add idle --case idle --connections "$IDLE_CONNECTIONS" --hold "$IDLE_HOLD" ;;
+    *) echo "unknown case $c" >&2; exit 2 ;;
+  esac
+done
+
+{
+  echo "parameters: HEAP=$HEAP CONNECT_N=$CONNECT_N CONNECT_INFLIGHT=$CONNECT_INFLIGHT DURATION=$DURATION PUBLISHERS=$PUBLISHERS"
+  echo "  SUBSCRIBERS=$SUBSCRIBERS RATE=$RATE RESUME_N=$RESUME_N RESUME_K=$RESUME_K EXPIRY_M=$EXPIRY_M EXPIRY_S=$EXPIRY_S"
+  echo "  IDLE_CONNECTIONS=$IDLE_CONNECTIONS IDLE_HOLD=$IDLE_HOLD brokers=$BROKERS; $(nproc) cores; $(java -version 2>&1 | head -1)"
+  echo "  mosquitto: $({ mosquitto -h 2>&1 || true; } | head -1); HiveMQ CE 2025.5 embedded; Tether $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)"
+} | tee "$OUT/parameters.txt" >&2
+
+failed=0
+for entry in "${CASE_LIST[@]}"; do
+  read -r -a args <<<"$entry"
+  for b in ${BROKERS//,/ }; do
+    log "case ${args[2]} on $b"
+    if start_broker "$b"; then
+      loadgen "$b" "${args[@]}" || failed=$((failed + 1))
+      stop_broker
+    else
+      failed=$((failed + 1))
+    fi
+  done
+done
+
+files=()
+for b in ${BROKERS//,/ }; do [ -f "$OUT/$b.jsonl" ] && files+=("$OUT/$b.jsonl"); done
+{ cat "$OUT/parameters.txt"; java -jar "$BENCH_DIR/loadgen/target/loadgen.jar" report "${files[@]}"; } | tee "$OUT/table.txt" || true
+log "JSON lines: ${files[*]}; table: $OUT/table.txt"
+[ "$failed" = 0 ]

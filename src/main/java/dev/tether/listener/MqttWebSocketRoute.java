@@ -1,0 +1,42 @@
+package dev.tether.listener;
+
+import dev.tether.config.MqttConfig;
+import io.quarkus.vertx.http.HttpServerOptionsCustomizer;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.ext.web.Router;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * MQTT over WebSocket on the Quarkus HTTP port ({@code tether.mqtt.websocket-path}, default
+ * {@code /mqtt}): the single port Knative routes. The WebSocket sub-protocol is {@code mqtt}
+ * (MQTT 5.0 §6, [MQTT-6.0.0-3]); 3.1 clients' {@code mqttv3.1} is accepted too.
+ */
+@ApplicationScoped
+public class MqttWebSocketRoute implements HttpServerOptionsCustomizer {
+
+    private final MqttListener listener;
+    private final MqttConfig config;
+
+    public MqttWebSocketRoute(MqttListener listener, MqttConfig config) {
+        this.listener = listener;
+        this.config = config;
+    }
+
+    void route(@Observes Router router) {
+        router.route(config.websocketPath()).handler(rc -> rc.request().toWebSocket()
+                .onSuccess(listener::acceptWebSocket)
+                .onFailure(f -> rc.response().setStatusCode(400).end()));
+    }
+
+    @Override
+    public void customizeHttpServer(HttpServerOptions options) {
+        List<String> protocols = new ArrayList<>(List.of("mqtt", "mqttv3.1"));
+        if (options.getWebSocketSubProtocols() != null) {
+            protocols.addAll(options.getWebSocketSubProtocols());
+        }
+        options.setWebSocketSubProtocols(protocols);
+    }
+}

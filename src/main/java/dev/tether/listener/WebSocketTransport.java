@@ -1,0 +1,61 @@
+package dev.tether.listener;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.mqtt.MqttMessage;
+import io.vertx.core.Future;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.ServerWebSocket;
+
+/**
+ * MQTT over WebSocket (MQTT 5.0 §6): binary frames carry the byte stream; the same Netty MQTT codec
+ * (and {@link FirstPacketGuard}) runs in an {@link EmbeddedChannel} owned by the WebSocket's event
+ * loop, so a connection is handled exactly as over TCP.
+ */
+final class WebSocketTransport implements MqttTransport {
+
+    private final ServerWebSocket webSocket;
+    private final EmbeddedChannel codec;
+
+    WebSocketTransport(ServerWebSocket webSocket, EmbeddedChannel codec) {
+        this.webSocket = webSocket;
+        this.codec = codec;
+    }
+
+    @Override
+    public Future<Void> write(MqttMessage message) {
+        codec.writeOutbound(message);
+        Future<Void> last = Future.succeededFuture();
+        ByteBuf out;
+        while ((out = codec.readOutbound()) != null) {
+            try {
+                byte[] bytes = new byte[out.readableBytes()];
+                out.readBytes(bytes);
+                last = webSocket.writeBinaryMessage(Buffer.buffer(bytes));
+            } finally {
+                out.release();
+            }
+        }
+        return last;
+    }
+
+    @Override
+    public void close() {
+        webSocket.close();
+    }
+
+    @Override
+    public void pause() {
+        webSocket.pause();
+    }
+
+    @Override
+    public void resume() {
+        webSocket.resume();
+    }
+
+    @Override
+    public boolean connectHadDuplicateProperty() {
+        return Boolean.TRUE.equals(codec.attr(FirstPacketGuard.DUPLICATE_PROPERTY).get());
+    }
+}
