@@ -4,18 +4,28 @@ import dev.tether.events.SessionEvent;
 import dev.tether.events.SessionEvents;
 import dev.tether.protocol.PublishedMessage;
 import dev.tether.routing.Match;
+import dev.tether.routing.SharedMatch;
 import dev.tether.routing.SubscriptionIndex;
 import io.smallrye.mutiny.Uni;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Routes a published message to every matching subscription: live connections get it at once,
  * durable sessions (QoS 1/2) get it through PostgreSQL first. The returned {@link Uni} completes
  * when everything that must be durable is committed, which is when the publisher may be acknowledged.
+ *
+ * <p><b>Shared subscriptions</b> (MQTT 5.0 §4.8.2): each message goes to exactly one member of each matching
+ * share group, at min(published QoS, that member's granted QoS) [MQTT-4.8.2-3]. Members with a live
+ * connection on this instance are preferred, taken round-robin per group. While no member is connected the
+ * message is queued (QoS 1/2 only) for one durable member, also round-robin, so it is not lost; it is
+ * delivered when that member returns. Messages already queued for a member that disconnects stay in its
+ * queue until it returns or its session expires; they are not moved to another member. A QoS 0 message for a
+ * group with no connected member is dropped, as for a non-shared subscription.
  */
 @ApplicationScoped
 public class MessageRouter {
@@ -26,6 +36,8 @@ public class MessageRouter {
     private final RetainedMessages retained;
     private final SessionEvents events;
     private final AtomicLong droppedForFullQueue = new AtomicLong();
+    /** Round-robin position per share group (full {@code $share/...} filter). */
+    private final ConcurrentHashMap<String, AtomicLong> groupTurns = new ConcurrentHashMap<>();
 
     public MessageRouter(SubscriptionIndex subscriptions, ConnectedClients clients, SessionDirectory sessions,
                          RetainedMessages retained, SessionEvents events) {
@@ -58,7 +70,11 @@ public class MessageRouter {
                 clients.get(m.clientId()).ifPresent(c -> c.deliver(out, qos, m.subscriptionIdentifiers(), 0));
             }
         }
-        Routed routed = new Routed(matches.size());
+        List<SharedMatch> groups = subscriptions.matchShared(message.topic());
+        for (SharedMatch g : groups) {
+            routeToGroup(message, g, durable);
+        }
+        Routed routed = new Routed(matches.size() + groups.size());
         if (durable.isEmpty()) {
             return retainedWrite.replaceWith(routed);
         }
@@ -78,6 +94,35 @@ public class MessageRouter {
             }
             return routed;
         });
+    }
+
+    /** Sends (or queues) the message for one member of {@code group}; see the class comment. */
+    private void routeToGroup(PublishedMessage message, SharedMatch group, List<QueuedMessage> durable) {
+        List<Match> candidates = new ArrayList<>(group.members().size());
+        for (Match m : group.members()) {
+            if (clients.get(m.clientId()).isPresent()) {
+                candidates.add(m);
+            }
+        }
+        if (candidates.isEmpty()) {
+            for (Match m : group.members()) {
+                if (Math.min(message.qos(), m.qos()) > 0 && sessions.isDurable(m.clientId())) {
+                    candidates.add(m);
+                }
+            }
+            if (candidates.isEmpty()) {
+                return; // nobody connected, nobody who could keep it: dropped like QoS 0 to an offline client
+            }
+        }
+        long turn = groupTurns.computeIfAbsent(group.topicFilter(), k -> new AtomicLong()).getAndIncrement();
+        Match m = candidates.get((int) Math.floorMod(turn, (long) candidates.size()));
+        int qos = Math.min(message.qos(), m.qos()); // [MQTT-4.8.2-3]
+        PublishedMessage out = message.withRetain(m.retainAsPublished() && message.retain()).withQos(qos);
+        if (qos > 0 && sessions.isDurable(m.clientId())) {
+            durable.add(new QueuedMessage(m.clientId(), out, m.subscriptionIdentifiers()));
+        } else {
+            clients.get(m.clientId()).ifPresent(c -> c.deliver(out, qos, m.subscriptionIdentifiers(), 0));
+        }
     }
 
     @SuppressWarnings("unchecked")

@@ -15,8 +15,15 @@ final class AccessRules {
                 .map(String::trim).filter(f -> !f.isEmpty()).map(TopicFilter::new).toList();
     }
 
-    /** True when {@code filter} is a denied filter, or a plain topic name a denied filter matches. */
-    boolean isSubscriptionDenied(String filter) {
+    /**
+     * True when {@code filter} is a denied filter, or a plain topic name a denied filter matches. A valid shared
+     * filter {@code $share/{ShareName}/{f}} is judged by its filter part {@code f}.
+     */
+    boolean isSubscriptionDenied(String sharedOrPlainFilter) {
+        String filter = sharedOrPlainFilter;
+        if (TopicNames.isShared(filter)) {
+            filter = filter.substring(filter.indexOf('/', TopicNames.SHARE_PREFIX.length()) + 1);
+        }
         for (TopicFilter denied : deniedSubscriptions) {
             if (denied.value().equals(filter) || (TopicNames.isValidTopicName(filter) && denied.matches(filter))) {
                 return true;

@@ -369,7 +369,7 @@ final class MqttConnection implements ClientConnection {
             props.add(new MqttProperties.IntegerProperty(MqttPropertyType.RETAIN_AVAILABLE.value(), 1));
             props.add(new MqttProperties.IntegerProperty(MqttPropertyType.WILDCARD_SUBSCRIPTION_AVAILABLE.value(), 1));
             props.add(new MqttProperties.IntegerProperty(MqttPropertyType.SUBSCRIPTION_IDENTIFIER_AVAILABLE.value(), 1));
-            props.add(new MqttProperties.IntegerProperty(MqttPropertyType.SHARED_SUBSCRIPTION_AVAILABLE.value(), 0));
+            props.add(new MqttProperties.IntegerProperty(MqttPropertyType.SHARED_SUBSCRIPTION_AVAILABLE.value(), 1));
             if (keepAliveAnnounced) {
                 props.add(new MqttProperties.IntegerProperty(MqttPropertyType.SERVER_KEEP_ALIVE.value(), keepAlive));
             }
@@ -623,6 +623,12 @@ final class MqttConnection implements ClientConnection {
         int subscriptionId = mqtt5()
                 ? NettyPackets.unsignedInt(h.properties(), MqttPropertyType.SUBSCRIPTION_IDENTIFIER).orElse(0L).intValue()
                 : 0;
+        for (MqttTopicSubscription t : m.payload().topicSubscriptions()) {
+            if (mqtt5() && t.option().isNoLocal() && TopicNames.isShared(t.topicName())) {
+                disconnect(DisconnectReasonCode.PROTOCOL_ERROR); // [MQTT-3.8.3-4] No Local on a shared subscription
+                return;
+            }
+        }
         List<Integer> codes = new ArrayList<>();
         List<Subscription> accepted = new ArrayList<>();
         List<Boolean> isNew = new ArrayList<>();
@@ -633,8 +639,6 @@ final class MqttConnection implements ClientConnection {
                 codes.add(mqtt5() ? 0x8F : 0x80); // Topic Filter invalid
             } else if (services.access().isSubscriptionDenied(filter)) {
                 codes.add(mqtt5() ? 0x87 : 0x80); // Not authorized
-            } else if (TopicNames.isShared(filter)) {
-                codes.add(mqtt5() ? 0x9E : 0x80); // Shared Subscriptions not supported (yet)
             } else {
                 int qos = option.qos().value();
                 Subscription s = new Subscription(clientId, filter, qos, mqtt5() && option.isNoLocal(),
@@ -664,9 +668,12 @@ final class MqttConnection implements ClientConnection {
         });
     }
 
-    /** Retained messages for a new subscription, by its Retain Handling option (§3.3.1.3). */
+    /**
+     * Retained messages for a new subscription, by its Retain Handling option (§3.3.1.3). Only a new
+     * Non-shared Subscription gets them (§3.3.1.3, §4.8.2): none for {@code $share/...}.
+     */
     private void sendRetained(Subscription s, boolean isNew) {
-        if (s.retainHandling() == 2 || (s.retainHandling() == 1 && !isNew)) {
+        if (s.isShared() || s.retainHandling() == 2 || (s.retainHandling() == 1 && !isNew)) {
             return;
         }
         for (PublishedMessage r : services.retained().matching(new TopicFilter(s.topicFilter()), now())) {

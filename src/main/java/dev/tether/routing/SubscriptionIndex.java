@@ -10,6 +10,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 
 /**
  * Index of all subscriptions, keyed by client and by topic filter, answering "who receives a message
@@ -20,16 +21,19 @@ import java.util.concurrent.atomic.AtomicInteger;
  * secondary map {@code clientId -> (topicFilter -> Subscription)} serves {@link #subscriptionsOf(String)},
  * {@link #removeAll(String)} and replacement detection.
  *
- * <p><b>Shared subscriptions</b> ({@code $share/{group}/{filter}}) are stored (they count in {@link #size()}
- * and are returned by {@link #subscriptionsOf(String)}, {@link #remove(String, String)} and
- * {@link #removeAll(String)} handle them) but are <em>not</em> returned by {@link #match(String, String)}:
- * delivery to one member of a share group is added by a later issue.
+ * <p><b>Shared subscriptions</b> ({@code $share/{ShareName}/{filter}}, MQTT 5.0 §4.8.2) live in a second trie
+ * keyed by their filter part, so they cost nothing to {@link #match(String, String)}, which returns non-shared
+ * subscriptions only. {@link #matchShared(String)} returns each matching share group with all its members;
+ * the caller delivers each message to one member per group. Shared subscriptions count in {@link #size()}, are
+ * returned by {@link #subscriptionsOf(String)}, and {@link #remove(String, String)} and
+ * {@link #removeAll(String)} handle them.
  *
  * <p><b>Thread safety:</b> all methods may be called concurrently from any thread. Mutations of one client
  * are serialized (per client id); mutations of different clients and {@link #match(String, String)} run in
  * parallel. {@code match} does not lock and is weakly consistent: a subscription added or removed
  * concurrently with a match may or may not be seen by it, but every subscription present for the whole
- * duration of the match is seen. Trie nodes left empty by a removal are pruned.
+ * duration of the match is seen ({@link #matchShared(String)} likewise). Trie nodes left empty by a removal
+ * are pruned.
  */
 public final class SubscriptionIndex {
 
@@ -57,6 +61,11 @@ public final class SubscriptionIndex {
 
     private final Node root = new Node();
     /**
+     * Shared subscriptions by the filter part of {@code $share/{ShareName}/{filter}}; each node's entries are
+     * keyed by {@code ShareName + "/" + clientId} (a ShareName contains no '/').
+     */
+    private final Node sharedRoot = new Node();
+    /**
      * clientId -> (topicFilter -> subscription). All mutations of a client happen inside
      * {@code clients.compute(clientId, ...)}, which serializes them per client; lock order is always
      * client bin, then trie nodes top-down.
@@ -77,9 +86,7 @@ public final class SubscriptionIndex {
         clients.compute(subscription.clientId(), (clientId, filters) -> {
             ConcurrentHashMap<String, Subscription> map = filters != null ? filters : new ConcurrentHashMap<>();
             previous[0] = map.put(subscription.topicFilter(), subscription);
-            if (!subscription.isShared()) {
-                insert(subscription);
-            }
+            insert(subscription);
             if (previous[0] == null) {
                 size.incrementAndGet();
             }
@@ -103,9 +110,7 @@ public final class SubscriptionIndex {
             if (old != null) {
                 removed[0] = true;
                 size.decrementAndGet();
-                if (!old.isShared()) {
-                    delete(old);
-                }
+                delete(old);
             }
             return filters.isEmpty() ? null : filters;
         });
@@ -117,9 +122,7 @@ public final class SubscriptionIndex {
         Objects.requireNonNull(clientId, "clientId");
         clients.computeIfPresent(clientId, (id, filters) -> {
             for (Subscription old : filters.values()) {
-                if (!old.isShared()) {
-                    delete(old);
-                }
+                delete(old);
             }
             size.addAndGet(-filters.size());
             return null;
@@ -145,7 +148,7 @@ public final class SubscriptionIndex {
      * No Local set are skipped when their client is the publisher [MQTT-3.8.3-3]. Topic names starting with
      * {@code '$'} are not matched by filters starting with a wildcard [MQTT-4.7.2-1].
      *
-     * <p>Shared subscriptions are <em>not</em> returned (group delivery comes in a later issue).
+     * <p>Shared subscriptions are <em>not</em> returned: see {@link #matchShared(String)}.
      *
      * @param topicName         a valid topic name
      * @param publisherClientId the publishing client, or null if the message has no client origin
@@ -159,7 +162,7 @@ public final class SubscriptionIndex {
         String[] levels = topicName.split("/", -1);
         Map<String, Accumulator> byClient = new HashMap<>();
         boolean dollar = topicName.startsWith("$");
-        collect(root, levels, dollar, publisherClientId, byClient);
+        collect(root, levels, dollar, node -> accumulate(node, publisherClientId, byClient));
         if (byClient.isEmpty()) {
             return List.of();
         }
@@ -175,6 +178,45 @@ public final class SubscriptionIndex {
         return List.copyOf(result);
     }
 
+    /**
+     * The share groups that receive a message published to {@code topicName}: one {@link SharedMatch} per
+     * shared subscription filter ({@code $share/{ShareName}/{filter}}) with at least one member whose filter
+     * part matches, with every member of that group (MQTT 5.0 §4.8.2). Each member's {@link Match} carries
+     * that member's granted QoS, Retain As Published and subscription identifier. Topic names starting with
+     * {@code '$'} are not matched by filter parts starting with a wildcard [MQTT-4.7.2-1]. Which member gets
+     * the message is the caller's choice; this index does no I/O and keeps no delivery state.
+     *
+     * @param topicName a valid topic name
+     * @return an immutable list in no particular order; members of each group sorted by client id
+     * @throws IllegalArgumentException if {@code topicName} is not a valid topic name
+     */
+    public List<SharedMatch> matchShared(String topicName) {
+        if (!TopicNames.isValidTopicName(topicName)) {
+            throw new IllegalArgumentException("Invalid topic name: " + topicName);
+        }
+        if (sharedRoot.children.isEmpty()) {
+            return List.of();
+        }
+        Map<String, List<Match>> byGroup = new HashMap<>();
+        collect(sharedRoot, topicName.split("/", -1), topicName.startsWith("$"), node -> {
+            for (Subscription s : node.subscriptions.values()) {
+                List<Integer> ids = s.hasSubscriptionIdentifier() ? List.of(s.subscriptionIdentifier()) : List.of();
+                byGroup.computeIfAbsent(s.topicFilter(), k -> new ArrayList<>())
+                        .add(new Match(s.clientId(), s.qos(), s.retainAsPublished(), ids));
+            }
+        });
+        if (byGroup.isEmpty()) {
+            return List.of();
+        }
+        List<SharedMatch> result = new ArrayList<>(byGroup.size());
+        for (Map.Entry<String, List<Match>> e : byGroup.entrySet()) {
+            List<Match> members = e.getValue();
+            members.sort(Comparator.comparing(Match::clientId));
+            result.add(new SharedMatch(e.getKey(), shareName(e.getKey()), members));
+        }
+        return List.copyOf(result);
+    }
+
     /** Total number of subscriptions, shared ones included. */
     public int size() {
         return size.get();
@@ -185,13 +227,17 @@ public final class SubscriptionIndex {
         return countNodes(root);
     }
 
+    /** Number of nodes of the shared subscriptions' trie including its root; for tests of pruning. */
+    int sharedNodeCount() {
+        return countNodes(sharedRoot);
+    }
+
     // ---- matching ----------------------------------------------------------------------------------
 
     /**
      * Iterative depth-first walk (filters and topics may have tens of thousands of levels, so no recursion).
      */
-    private static void collect(Node root, String[] levels, boolean dollar, String publisher,
-                                Map<String, Accumulator> out) {
+    private static void collect(Node root, String[] levels, boolean dollar, Consumer<Node> visit) {
         ArrayDeque<Node> nodes = new ArrayDeque<>();
         ArrayDeque<Integer> depths = new ArrayDeque<>();
         nodes.push(root);
@@ -205,11 +251,11 @@ public final class SubscriptionIndex {
                 Node multi = node.children.get(MULTI);
                 if (multi != null) {
                     // '#' matches the parent level and all descendants: "sport/#" matches "sport" [MQTT-4.7.1-1]
-                    accumulate(multi, publisher, out);
+                    visit.accept(multi);
                 }
             }
             if (depth == levels.length) {
-                accumulate(node, publisher, out);
+                visit.accept(node);
                 continue;
             }
             Node exact = node.children.get(levels[depth]);
@@ -246,11 +292,35 @@ public final class SubscriptionIndex {
 
     // ---- trie mutation (callers hold the client's bin in {@code clients}) ----------------------------
 
+    /** The trie a subscription lives in: non-shared ones in {@link #root}, shared ones in {@link #sharedRoot}. */
+    private Node rootOf(Subscription subscription) {
+        return subscription.isShared() ? sharedRoot : root;
+    }
+
+    /** The levels of the filter a subscription is stored under: for a shared one, its filter part. */
+    private static String[] levelsOf(Subscription subscription) {
+        String filter = subscription.topicFilter();
+        return (subscription.isShared() ? TopicNames.sharedFilterPart(filter) : filter).split("/", -1);
+    }
+
+    /** A subscription's key within its trie node: the client id, prefixed by the ShareName if shared. */
+    private static String keyOf(Subscription subscription) {
+        return subscription.isShared()
+                ? shareName(subscription.topicFilter()) + "/" + subscription.clientId()
+                : subscription.clientId();
+    }
+
+    /** The ShareName of a valid shared filter ({@code "g"} for {@code "$share/g/a/b"}). */
+    private static String shareName(String sharedFilter) {
+        int start = TopicNames.SHARE_PREFIX.length();
+        return sharedFilter.substring(start, sharedFilter.indexOf('/', start));
+    }
+
     private void insert(Subscription subscription) {
-        String[] levels = subscription.topicFilter().split("/", -1);
+        String[] levels = levelsOf(subscription);
         retry:
         while (true) {
-            Node node = root;
+            Node node = rootOf(subscription);
             for (String level : levels) {
                 Node child;
                 synchronized (node) {
@@ -265,16 +335,16 @@ public final class SubscriptionIndex {
                 if (node.removed) {
                     continue;
                 }
-                node.subscriptions.put(subscription.clientId(), subscription);
+                node.subscriptions.put(keyOf(subscription), subscription);
             }
             return;
         }
     }
 
     private void delete(Subscription subscription) {
-        String[] levels = subscription.topicFilter().split("/", -1);
+        String[] levels = levelsOf(subscription);
         Node[] path = new Node[levels.length + 1];
-        path[0] = root;
+        path[0] = rootOf(subscription);
         for (int i = 0; i < levels.length; i++) {
             // A node holding a subscription is never pruned, so the path to it is intact.
             path[i + 1] = path[i].children.get(levels[i]);
@@ -284,7 +354,7 @@ public final class SubscriptionIndex {
         }
         Node leaf = path[levels.length];
         synchronized (leaf) {
-            leaf.subscriptions.remove(subscription.clientId(), subscription);
+            leaf.subscriptions.remove(keyOf(subscription), subscription);
         }
         // Prune empty nodes bottom-up; lock order parent then child, like insert's top-down walk.
         for (int i = levels.length; i > 0; i--) {
