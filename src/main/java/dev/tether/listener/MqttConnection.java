@@ -71,6 +71,8 @@ final class MqttConnection implements ClientConnection {
 
     /** Packets held while the session opens; beyond this the socket is not read until CONNACK. */
     private static final int MAX_HELD_BEFORE_CONNACK = 64;
+    /** How long a server-sent DISCONNECT waits for the client to close before Tether closes. */
+    private static final long DISCONNECT_GRACE_MILLIS = 500;
 
     private enum Phase { AWAITING_CONNECT, CONNECTING, CONNECTED, CLOSED }
 
@@ -110,6 +112,8 @@ final class MqttConnection implements ClientConnection {
     private long keepAliveTimer = -1;
     private long connectTimer;
     private boolean paused;
+    /** A DISCONNECT was sent: inbound packets are ignored until the connection closes. */
+    private boolean disconnecting;
     /** Client's limits and wishes from CONNECT (MQTT 5). */
     private long clientMaxPacketSize = Long.MAX_VALUE;
     private int clientTopicAliasMaximum;
@@ -150,6 +154,9 @@ final class MqttConnection implements ClientConnection {
         }
         try {
             lastPacketNanos = System.nanoTime();
+            if (disconnecting) {
+                return;
+            }
             if (m.decoderResult().isFailure()) {
                 onDecodeFailure(m.decoderResult().cause());
                 return;
@@ -729,8 +736,16 @@ final class MqttConnection implements ClientConnection {
         if (phase == Phase.CLOSED) {
             return;
         }
+        if (disconnecting) {
+            return;
+        }
         if (mqtt5() && phase != Phase.AWAITING_CONNECT) {
-            transport.write(NettyPackets.disconnect(reason.code(), reason.description())).onComplete(v -> transport.close());
+            // [MQTT-3.14.4-1] close after DISCONNECT; packets the client sent meanwhile are ignored. The client gets a
+            // moment to read the DISCONNECT behind the acknowledgements already on their way (a client still writing
+            // to a closed socket would see a broken pipe instead of the reason code).
+            disconnecting = true;
+            transport.write(NettyPackets.disconnect(reason.code(), reason.description())).onComplete(v ->
+                    context.owner().setTimer(DISCONNECT_GRACE_MILLIS, t -> transport.close()));
         } else {
             transport.close();
         }
@@ -870,7 +885,7 @@ final class MqttConnection implements ClientConnection {
     }
 
     private void write(MqttMessage m) {
-        if (phase != Phase.CLOSED) {
+        if (phase != Phase.CLOSED && !disconnecting) { // [MQTT-3.14.4-2] nothing after DISCONNECT
             transport.write(m);
         } else {
             ReferenceCountUtil.release(m);
