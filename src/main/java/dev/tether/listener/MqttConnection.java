@@ -221,7 +221,7 @@ final class MqttConnection implements ClientConnection {
         switch (type) {
             case PUBLISH -> onPublish((MqttPublishMessage) m);
             case PUBACK -> onPubackOrPubcomp(NettyPackets.packetId(m));
-            case PUBREC -> onPubrec(NettyPackets.packetId(m));
+            case PUBREC -> onPubrec(NettyPackets.packetId(m), NettyPackets.reasonCode(m));
             case PUBCOMP -> onPubackOrPubcomp(NettyPackets.packetId(m));
             case PUBREL -> onPubrel(NettyPackets.packetId(m));
             case SUBSCRIBE -> onSubscribe((MqttSubscribeMessage) m);
@@ -615,7 +615,13 @@ final class MqttConnection implements ClientConnection {
         pump();
     }
 
-    private void onPubrec(int packetId) {
+    private void onPubrec(int packetId, int reasonCode) {
+        if (mqtt5() && reasonCode >= 0x80) {
+            // The client refused the message: the exchange ends here, no PUBREL [MQTT-4.3.3-4], and the
+            // send quota is freed (§4.9).
+            onPubackOrPubcomp(packetId);
+            return;
+        }
         Optional<OutboundWindow.InFlight> f = window.release(packetId);
         f.filter(x -> x.messageId() > 0).ifPresent(x ->
                 services.events().publishAndForget(new SessionEvent.MessageReleased(clientId, x.messageId())));
@@ -875,7 +881,10 @@ final class MqttConnection implements ClientConnection {
     private void writePublish(PublishedMessage message, int qos, int packetId, boolean dup, List<Integer> subscriptionIds,
                               Instant now) {
         MqttPublishMessage publish = NettyPackets.publish(message, qos, packetId, dup, subscriptionIds, now, mqtt5());
-        if (mqtt5() && clientTopicAliasMaximum > 0) {
+        // An alias adds a property: used only if even the PUBLISH with topic and alias fits the client's
+        // Maximum Packet Size [MQTT-3.1.2-24].
+        if (mqtt5() && clientTopicAliasMaximum > 0
+                && NettyPackets.publishSize(message, qos, subscriptionIds, now, true, true) <= clientMaxPacketSize) {
             OutboundAliases.Use use = outboundAliases.aliasFor(message.topic());
             if (use.alias() > 0) {
                 publish = NettyPackets.withTopicAlias(publish, use.alias(), use.known());

@@ -149,6 +149,12 @@ final class NettyPackets {
 
     /** The encoded size of the PUBLISH Tether would send, to compare with the client's Maximum Packet Size. */
     static long publishSize(PublishedMessage m, int qos, List<Integer> subscriptionIds, Instant now, boolean mqtt5) {
+        return publishSize(m, qos, subscriptionIds, now, mqtt5, false);
+    }
+
+    /** As above, with a Topic Alias property (3 bytes) added when {@code withAlias}. */
+    static long publishSize(PublishedMessage m, int qos, List<Integer> subscriptionIds, Instant now, boolean mqtt5,
+                            boolean withAlias) {
         long body = 2L + utf8Length(m.topic()) + (qos > 0 ? 2 : 0) + m.payloadSize();
         if (mqtt5) {
             MessageProperties p = m.properties();
@@ -174,6 +180,9 @@ final class NettyPackets {
             for (Integer id : subscriptionIds) {
                 props += 1 + varIntLength(id);
             }
+            if (withAlias) {
+                props += 3;
+            }
             body += varIntLength(props) + props;
         }
         return 1 + varIntLength(body) + body;
@@ -185,6 +194,11 @@ final class NettyPackets {
 
     private static int utf8Length(String s) {
         return s.getBytes(StandardCharsets.UTF_8).length;
+    }
+
+    /** Reason code of a PUBACK/PUBREC/PUBREL/PUBCOMP; 0 when absent. */
+    static int reasonCode(MqttMessage m) {
+        return m.variableHeader() instanceof MqttPubReplyMessageVariableHeader h ? h.reasonCode() & 0xFF : 0;
     }
 
     static int packetId(MqttMessage m) {
