@@ -1,7 +1,6 @@
 package dev.tether.delivery;
 
 import jakarta.enterprise.context.ApplicationScoped;
-import java.util.Collection;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -20,16 +19,8 @@ public class ConnectedClients {
         return byClientId.remove(clientId, connection);
     }
 
-    public boolean owns(String clientId, ClientConnection connection) {
-        return byClientId.get(clientId) == connection;
-    }
-
     public Optional<ClientConnection> get(String clientId) {
         return Optional.ofNullable(byClientId.get(clientId));
-    }
-
-    public Collection<ClientConnection> all() {
-        return byClientId.values();
     }
 
     public int size() {

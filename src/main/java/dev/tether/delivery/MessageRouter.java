@@ -78,10 +78,9 @@ public class MessageRouter {
         if (durable.isEmpty()) {
             return retainedWrite.replaceWith(routed);
         }
-        Uni<List<List<Long>>> queued = events.publish(new SessionEvent.MessagesQueued(durable))
-                .map(ids -> List.of(castIds(ids)));
-        return retainedWrite.chain(() -> queued).map(idLists -> {
-            List<Long> ids = idLists.get(0);
+        // The store answers a MessagesQueued with the message ids, in order (0: not queued, queue full).
+        Uni<List<Long>> queued = events.publish(new SessionEvent.MessagesQueued(durable));
+        return retainedWrite.chain(() -> queued).map(ids -> {
             for (int i = 0; i < durable.size(); i++) {
                 QueuedMessage q = durable.get(i);
                 long id = ids.get(i);
@@ -123,11 +122,6 @@ public class MessageRouter {
         } else {
             clients.get(m.clientId()).ifPresent(c -> c.deliver(out, qos, m.subscriptionIdentifiers(), 0));
         }
-    }
-
-    @SuppressWarnings("unchecked")
-    private static List<Long> castIds(Object ids) {
-        return (List<Long>) ids;
     }
 
     /** Messages not queued because a session's queue was full (drop-newest), since start. */

@@ -2,7 +2,6 @@ package dev.tether.delivery;
 
 import dev.tether.protocol.PublishedMessage;
 import java.util.ArrayDeque;
-import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -64,10 +63,6 @@ public final class OutboundWindow {
         return hasRoom() ? Optional.ofNullable(waiting.poll()) : Optional.empty();
     }
 
-    public boolean hasWaiting() {
-        return !waiting.isEmpty();
-    }
-
     /** PUBACK or PUBCOMP: the message is done. */
     public Optional<InFlight> complete(int packetId) {
         return Optional.ofNullable(inFlight.remove(packetId));
@@ -82,14 +77,6 @@ public final class OutboundWindow {
         InFlight r = f.released(true);
         inFlight.put(packetId, r);
         return Optional.of(r);
-    }
-
-    public Collection<InFlight> inFlight() {
-        return inFlight.values();
-    }
-
-    public int inFlightCount() {
-        return inFlight.size();
     }
 
     private int nextFreePacketId() {

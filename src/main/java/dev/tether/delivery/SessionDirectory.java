@@ -23,10 +23,6 @@ public class SessionDirectory {
         return durable.getOrDefault(clientId, false);
     }
 
-    public boolean exists(String clientId) {
-        return durable.containsKey(clientId);
-    }
-
     public int size() {
         return durable.size();
     }

@@ -301,7 +301,7 @@ final class MqttConnection implements ClientConnection {
         clientId = id;
         ConnectRequest request = new ConnectRequest(version, id, cleanStart,
                 NettyPackets.unsignedInt(props, MqttPropertyType.SESSION_EXPIRY_INTERVAL).map(ExpiryInterval::ofSeconds));
-        expiry = SessionRules.requestedExpiry(request, services.policy()).cappedAt(services.policy().maxExpiry());
+        expiry = SessionRules.grantedExpiry(request, services.policy());
         phase = Phase.CONNECTING;
 
         // [MQTT-3.1.4-3] takeover: the previous connection of this Client Identifier is closed.
@@ -820,7 +820,8 @@ final class MqttConnection implements ClientConnection {
             }
             return;
         }
-        if (mqtt5() && NettyPackets.publishSize(message, qos, subscriptionIds, now, mqtt5()) > clientMaxPacketSize) {
+        if (clientLimitsPacketSize()
+                && NettyPackets.publishSize(message, qos, subscriptionIds, now, mqtt5()) > clientMaxPacketSize) {
             // Larger than the client's Maximum Packet Size: dropped for this client, never sent [MQTT-3.1.2-25].
             services.oversizeDrops().incrementAndGet();
             if (messageId > 0) {
@@ -877,14 +878,19 @@ final class MqttConnection implements ClientConnection {
 
     // ---- plumbing --------------------------------------------------------------------------------
 
+    /** The client sent a Maximum Packet Size (MQTT 5 only; absent means no limit beyond the protocol's). */
+    private boolean clientLimitsPacketSize() {
+        return clientMaxPacketSize != Long.MAX_VALUE;
+    }
+
     /** Writes a PUBLISH, replacing its topic by an alias once the client allows aliases (§3.3.2.3.4). */
     private void writePublish(PublishedMessage message, int qos, int packetId, boolean dup, List<Integer> subscriptionIds,
                               Instant now) {
         MqttPublishMessage publish = NettyPackets.publish(message, qos, packetId, dup, subscriptionIds, now, mqtt5());
         // An alias adds a property: used only if even the PUBLISH with topic and alias fits the client's
         // Maximum Packet Size [MQTT-3.1.2-24].
-        if (mqtt5() && clientTopicAliasMaximum > 0
-                && NettyPackets.publishSize(message, qos, subscriptionIds, now, true, true) <= clientMaxPacketSize) {
+        if (mqtt5() && clientTopicAliasMaximum > 0 && (!clientLimitsPacketSize()
+                || NettyPackets.publishSize(message, qos, subscriptionIds, now, true, true) <= clientMaxPacketSize)) {
             OutboundAliases.Use use = outboundAliases.aliasFor(message.topic());
             if (use.alias() > 0) {
                 publish = NettyPackets.withTopicAlias(publish, use.alias(), use.known());

@@ -15,7 +15,6 @@ import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.mqtt.MqttDecoder;
 import io.netty.handler.codec.mqtt.MqttEncoder;
 import io.smallrye.mutiny.Uni;
-import io.vertx.core.Context;
 import io.vertx.core.Vertx;
 import io.vertx.core.net.NetServer;
 import io.vertx.core.net.NetServerOptions;
@@ -136,9 +135,5 @@ public class MqttListener {
         }
         connections.forEach(MqttConnection::shutdown);
         return Uni.createFrom().completionStage(server.close().toCompletionStage()).replaceWithVoid();
-    }
-
-    Context context() {
-        return vertx.getOrCreateContext();
     }
 }

@@ -205,8 +205,4 @@ final class NettyPackets {
         Object h = m.variableHeader();
         return h instanceof MqttMessageIdVariableHeader id ? id.messageId() : 0;
     }
-
-    static String utf8(byte[] b) {
-        return new String(b, StandardCharsets.UTF_8);
-    }
 }

@@ -2,7 +2,6 @@ package dev.tether.protocol;
 
 import java.util.Arrays;
 import java.util.List;
-import java.util.Optional;
 
 /**
  * The PUBLISH properties a broker passes through unchanged from publisher to subscriber
@@ -25,10 +24,6 @@ public record MessageProperties(
     @Override
     public byte[] correlationData() {
         return correlationData == null ? null : correlationData.clone();
-    }
-
-    public Optional<byte[]> correlation() {
-        return Optional.ofNullable(correlationData());
     }
 
     @Override

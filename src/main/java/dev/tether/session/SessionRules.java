@@ -21,6 +21,14 @@ public final class SessionRules {
     }
 
     /**
+     * The Session Expiry Interval granted to a CONNECT: what it asks for, capped at the configured
+     * maximum (which caps the configured 3.1.1 interval too).
+     */
+    public static ExpiryInterval grantedExpiry(ConnectRequest request, SessionPolicy policy) {
+        return requestedExpiry(request, policy).cappedAt(policy.maxExpiry());
+    }
+
+    /**
      * Decides Session Present, what survives and the granted expiry for a CONNECT.
      *
      * @param stored the session PostgreSQL holds for this Client Identifier, if any
@@ -28,7 +36,7 @@ public final class SessionRules {
     public static ConnectDecision onConnect(ConnectRequest request, Optional<StoredSession> stored,
                                             Instant now, SessionPolicy policy) {
         ExpiryInterval requested = requestedExpiry(request, policy);
-        ExpiryInterval granted = requested.cappedAt(policy.maxExpiry());
+        ExpiryInterval granted = grantedExpiry(request, policy);
         boolean announce = request.version().isMqtt5() && !granted.equals(requested);
         boolean exists = stored.isPresent();
         boolean alive = stored.map(s -> s.isAliveAt(now)).orElse(false);

@@ -33,8 +33,7 @@ public class ExpiredSessions {
     public Uni<List<DueWill>> claimDueWills(int limit) {
         return pool.preparedQuery("DELETE FROM session_wills WHERE client_id IN (SELECT client_id FROM session_wills "
                         + "WHERE publish_at <= now() ORDER BY publish_at LIMIT $1 FOR UPDATE SKIP LOCKED) "
-                        + "RETURNING client_id, will_delay_seconds, message_expiry_seconds, topic, payload, qos, retain, "
-                        + "payload_format_indicator, content_type, response_topic, correlation_data, user_properties")
+                        + "RETURNING client_id, " + SessionWriter.WILL_COLUMNS)
                 .execute(Tuple.of(limit))
                 .map(rows -> {
                     List<DueWill> out = new ArrayList<>();
@@ -58,9 +57,7 @@ public class ExpiredSessions {
         return pool.preparedQuery("WITH gone AS (DELETE FROM sessions WHERE client_id IN (SELECT client_id FROM sessions "
                         + "WHERE expires_at <= now() AND NOT connected ORDER BY expires_at LIMIT $1 "
                         + "FOR UPDATE SKIP LOCKED) RETURNING client_id) "
-                        + "SELECT g.client_id, w.publish_at, w.will_delay_seconds, w.message_expiry_seconds, w.topic, "
-                        + "w.payload, w.qos, w.retain, w.payload_format_indicator, w.content_type, w.response_topic, "
-                        + "w.correlation_data, w.user_properties "
+                        + "SELECT g.client_id, w.publish_at, " + SessionWriter.WILL_COLUMNS + " "
                         + "FROM gone g LEFT JOIN session_wills w ON w.client_id = g.client_id")
                 .execute(Tuple.of(limit))
                 .map(rows -> {

@@ -100,8 +100,8 @@ public class SessionRecovery {
                 .chain(() -> pool.query("SELECT client_id, topic_filter, qos, no_local, retain_as_published, "
                         + "retain_handling, subscription_identifier FROM subscriptions").execute())
                 .invoke(rows -> rows.forEach(r -> subscriptions.put(SessionWriter.readSubscription(r))))
-                .chain(() -> pool.query("SELECT topic, payload, qos, payload_format_indicator, content_type, "
-                        + "response_topic, correlation_data, user_properties, expires_at FROM retained_messages "
+                .chain(() -> pool.query("SELECT topic, payload, qos, " + SessionWriter.PROPERTY_COLUMNS
+                        + ", expires_at FROM retained_messages "
                         + "WHERE expires_at IS NULL OR expires_at > now()").execute())
                 .invoke(rows -> rows.forEach(r -> retained.apply(new PublishedMessage(r.getString("topic"),
                         SqlValues.bytes(r.getBuffer("payload")), r.getShort("qos"), true, SessionWriter.readProperties(r),

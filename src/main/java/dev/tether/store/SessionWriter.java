@@ -23,7 +23,6 @@ import dev.tether.protocol.PublishedMessage;
 import dev.tether.routing.Subscription;
 import dev.tether.session.ConnectDecision;
 import dev.tether.session.ConnectDecision.PendingWillAction;
-import dev.tether.session.ExpiryInterval;
 import dev.tether.session.SessionPolicy;
 import dev.tether.session.SessionRules;
 import dev.tether.session.StoredSession;
@@ -49,26 +48,27 @@ import java.util.Optional;
 @ApplicationScoped
 public class SessionWriter {
 
-    static final String MESSAGE_COLUMNS = "topic, payload, qos, retain, payload_format_indicator, content_type, "
-            + "response_topic, correlation_data, user_properties, expires_at";
+    /** The MQTT 5 pass-through properties, stored beside every message, will and retained message. */
+    static final String PROPERTY_COLUMNS = "payload_format_indicator, content_type, response_topic, correlation_data, "
+            + "user_properties";
+    /** A message as stored in {@code queued_messages}. */
+    static final String MESSAGE_COLUMNS = "topic, payload, qos, retain, " + PROPERTY_COLUMNS + ", expires_at";
+    /** A will as stored in {@code session_wills} (without client and publish time). */
+    static final String WILL_COLUMNS = "will_delay_seconds, message_expiry_seconds, topic, payload, qos, retain, "
+            + PROPERTY_COLUMNS;
 
     private final SessionPolicy policy;
     private final SessionConfig sessionConfig;
     private final java.util.concurrent.atomic.AtomicLong droppedOldest = new java.util.concurrent.atomic.AtomicLong();
 
-    public SessionWriter(SessionConfig sessionConfig) {
+    public SessionWriter(SessionConfig sessionConfig, SessionPolicy policy) {
         this.sessionConfig = sessionConfig;
-        this.policy = new SessionPolicy(ExpiryInterval.ofSeconds(sessionConfig.maxExpiryInterval()),
-                ExpiryInterval.ofSeconds(sessionConfig.mqtt311ExpiryInterval()));
+        this.policy = policy;
     }
 
     /** Queued messages dropped to make room under the drop-oldest policy, since start. */
     public long droppedOldest() {
         return droppedOldest.get();
-    }
-
-    public SessionPolicy policy() {
-        return policy;
     }
 
     /** Writes {@code run} (events of one kind) and returns one result per event, in order. */
@@ -174,8 +174,7 @@ public class SessionWriter {
         }
         Map<String, Will> dueWills = new HashMap<>();
         Uni<Void> steps = tx.preparedQuery("DELETE FROM session_wills WHERE client_id = ANY($1) RETURNING client_id, "
-                        + "publish_at, will_delay_seconds, message_expiry_seconds, "
-                        + MESSAGE_COLUMNS.replace(", expires_at", ""))
+                        + "publish_at, " + WILL_COLUMNS)
                 .execute(Tuple.of((Object) ids))
                 .invoke(rows -> {
                     for (Row r : rows) {
@@ -197,8 +196,7 @@ public class SessionWriter {
                         + "expiry_interval_seconds = EXCLUDED.expiry_interval_seconds")
                 .executeBatch(upserts).replaceWithVoid());
         if (!wills.isEmpty()) {
-            steps = steps.chain(() -> tx.preparedQuery("INSERT INTO session_wills (client_id, will_delay_seconds, "
-                            + "message_expiry_seconds, " + MESSAGE_COLUMNS.replace(", expires_at", "")
+            steps = steps.chain(() -> tx.preparedQuery("INSERT INTO session_wills (client_id, " + WILL_COLUMNS
                             + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")
                     .executeBatch(wills).replaceWithVoid());
         }
@@ -245,10 +243,14 @@ public class SessionWriter {
 
     static Tuple willTuple(String clientId, Will w) {
         MessageProperties p = w.properties();
-        return Tuple.tuple().addString(clientId).addLong(w.delaySeconds()).addLong(w.messageExpirySeconds())
-                .addString(w.topic()).addValue(SqlValues.bytes(w.payload())).addShort((short) w.qos())
-                .addBoolean(w.retain())
-                .addShort(p.payloadFormatIndicator() == null ? null : p.payloadFormatIndicator().shortValue())
+        return addProperties(Tuple.tuple().addString(clientId).addLong(w.delaySeconds())
+                .addLong(w.messageExpirySeconds()).addString(w.topic()).addValue(SqlValues.bytes(w.payload()))
+                .addShort((short) w.qos()).addBoolean(w.retain()), w.properties());
+    }
+
+    /** Appends the pass-through property columns, in the order of {@link #PROPERTY_COLUMNS}. */
+    static Tuple addProperties(Tuple t, MessageProperties p) {
+        return t.addShort(p.payloadFormatIndicator() == null ? null : p.payloadFormatIndicator().shortValue())
                 .addString(p.contentType()).addString(p.responseTopic())
                 .addValue(SqlValues.bytes(p.correlationData())).addValue(SqlValues.userProperties(p));
     }
@@ -370,12 +372,9 @@ public class SessionWriter {
         for (MessagesQueued e : run) {
             for (QueuedMessage q : e.messages()) {
                 PublishedMessage m = q.message();
-                MessageProperties p = m.properties();
-                tuples.add(Tuple.tuple().addString(q.clientId()).addString(m.topic())
-                        .addValue(SqlValues.bytes(m.payload())).addShort((short) m.qos()).addBoolean(m.retain())
-                        .addShort(p.payloadFormatIndicator() == null ? null : p.payloadFormatIndicator().shortValue())
-                        .addString(p.contentType()).addString(p.responseTopic())
-                        .addValue(SqlValues.bytes(p.correlationData())).addValue(SqlValues.userProperties(p))
+                tuples.add(addProperties(Tuple.tuple().addString(q.clientId()).addString(m.topic())
+                        .addValue(SqlValues.bytes(m.payload())).addShort((short) m.qos()).addBoolean(m.retain()),
+                        m.properties())
                         .addOffsetDateTime(SqlValues.timestamp(m.expiresAt()))
                         .addArrayOfInteger(SqlValues.integers(q.subscriptionIdentifiers()))
                         .addInteger(sessionConfig.maxQueuedMessages()));
@@ -430,12 +429,8 @@ public class SessionWriter {
                 steps = steps.chain(() -> tx.preparedQuery("DELETE FROM retained_messages WHERE topic = $1")
                         .execute(Tuple.of(m.topic())).replaceWithVoid());
             } else {
-                MessageProperties p = m.properties();
-                Tuple t = Tuple.tuple().addString(m.topic()).addValue(SqlValues.bytes(m.payload()))
-                        .addShort((short) m.qos()).addBoolean(true)
-                        .addShort(p.payloadFormatIndicator() == null ? null : p.payloadFormatIndicator().shortValue())
-                        .addString(p.contentType()).addString(p.responseTopic())
-                        .addValue(SqlValues.bytes(p.correlationData())).addValue(SqlValues.userProperties(p))
+                Tuple t = addProperties(Tuple.tuple().addString(m.topic()).addValue(SqlValues.bytes(m.payload()))
+                        .addShort((short) m.qos()).addBoolean(true), m.properties())
                         .addOffsetDateTime(SqlValues.timestamp(m.expiresAt()));
                 steps = steps.chain(() -> tx.preparedQuery("INSERT INTO retained_messages (topic, payload, qos, "
                                 + "payload_format_indicator, content_type, response_topic, correlation_data, "
