@@ -13,8 +13,6 @@ import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import jakarta.inject.Inject;
 import java.time.Duration;
-import javax.sql.DataSource;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** Zero-length Client Identifiers (MQTT 5.0 §3.1.3.1, §3.2.2.3.7; 3.1.1 §3.1.3.1) and refused CONNACKs. */
@@ -27,14 +25,7 @@ class ClientIdentifierTest {
     @Inject
     MqttListener listener;
     @Inject
-    DataSource dataSource;
-
-    private SessionRows rows;
-
-    @BeforeEach
-    void setUp() {
-        rows = new SessionRows(dataSource);
-    }
+    SessionRows rows;
 
     @Test
     void connect_whenMqtt5ZeroLengthClientId_thenAssignedClientIdentifierAndSessionUnderIt() throws Exception {

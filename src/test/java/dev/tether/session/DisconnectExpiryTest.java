@@ -19,8 +19,6 @@ import jakarta.inject.Inject;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Optional;
-import javax.sql.DataSource;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** Session Expiry Interval in DISCONNECT replacing the CONNECT value (MQTT 5.0 §3.14.2.2.2). */
@@ -33,14 +31,7 @@ class DisconnectExpiryTest {
     @Inject
     MqttListener listener;
     @Inject
-    DataSource dataSource;
-
-    private SessionRows rows;
-
-    @BeforeEach
-    void setUp() {
-        rows = new SessionRows(dataSource);
-    }
+    SessionRows rows;
 
     @Test
     void disconnect_whenIntervalZeroReplacesConnectInterval_thenSessionEnds() throws Exception {

@@ -17,8 +17,6 @@ import jakarta.inject.Inject;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Optional;
-import javax.sql.DataSource;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** MQTT 3.1.1 Clean Session (3.1.1 §3.1.2.4, §3.2.2.2) with a real 3.1.1 client and PostgreSQL. */
@@ -29,14 +27,7 @@ class Mqtt311SessionTest {
     @Inject
     MqttListener listener;
     @Inject
-    DataSource dataSource;
-
-    private SessionRows rows;
-
-    @BeforeEach
-    void setUp() {
-        rows = new SessionRows(dataSource);
-    }
+    SessionRows rows;
 
     @Test
     void connect_whenCleanSessionOne_thenSessionPresentZeroAndStateNeverReused() throws Exception {

@@ -13,8 +13,6 @@ import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import jakarta.inject.Inject;
 import java.nio.charset.StandardCharsets;
-import javax.sql.DataSource;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** PostgreSQL holds the truth about sessions: what SQL removes, the broker does not resume. */
@@ -25,14 +23,7 @@ class PostgresIsTruthTest {
     @Inject
     MqttListener listener;
     @Inject
-    DataSource dataSource;
-
-    private SessionRows rows;
-
-    @BeforeEach
-    void setUp() {
-        rows = new SessionRows(dataSource);
-    }
+    SessionRows rows;
 
     @Test
     void connect_whenOfflineSessionDeletedWithSql_thenSessionPresentZero() throws Exception {

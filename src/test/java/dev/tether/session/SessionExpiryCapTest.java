@@ -18,8 +18,6 @@ import jakarta.inject.Inject;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
-import javax.sql.DataSource;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -45,14 +43,7 @@ class SessionExpiryCapTest {
     @Inject
     MqttListener listener;
     @Inject
-    DataSource dataSource;
-
-    private SessionRows rows;
-
-    @BeforeEach
-    void setUp() {
-        rows = new SessionRows(dataSource);
-    }
+    SessionRows rows;
 
     @Test
     void connect_whenRequestedIntervalAboveCap_thenConnackCarriesCapAndSessionEndsAtCap() throws Exception {

@@ -22,8 +22,6 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Optional;
-import javax.sql.DataSource;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** Session Expiry Interval (MQTT 5.0 §3.1.2.11.2, §4.1) end to end, with the deadline checked in PostgreSQL. */
@@ -37,14 +35,7 @@ class SessionExpiryTest {
     @Inject
     MqttListener listener;
     @Inject
-    DataSource dataSource;
-
-    private SessionRows rows;
-
-    @BeforeEach
-    void setUp() {
-        rows = new SessionRows(dataSource);
-    }
+    SessionRows rows;
 
     @Test
     void close_whenSessionExpiryIntervalAbsent_thenSessionEndsAtClose() throws Exception {

@@ -7,9 +7,12 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import jakarta.inject.Inject;
+import jakarta.inject.Singleton;
 import javax.sql.DataSource;
 
-/** What PostgreSQL shows about one session, read with plain SQL as an operator would. */
+/** What PostgreSQL shows about one session, read with plain SQL as an operator would. Injected into tests. */
+@Singleton
 final class SessionRows {
 
     /** How long a close takes to reach PostgreSQL (group commit), at most. */
@@ -26,6 +29,7 @@ final class SessionRows {
 
     private final Sql sql;
 
+    @Inject
     SessionRows(DataSource dataSource) {
         this.sql = new Sql(dataSource);
     }
