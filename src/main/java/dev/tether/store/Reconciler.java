@@ -24,8 +24,8 @@ import org.jboss.logging.Logger;
 /**
  * Consumes {@link SessionEvents#stream()} and writes the events to PostgreSQL with group commit:
  * while one transaction runs, new events accumulate, and the next transaction takes all of them
- * (up to {@code tether.store.max-batch-size}). Consecutive events of one kind share one batched
- * statement. Each event's future completes after its transaction committed.
+ * (up to {@code tether.store.max-batch-size}), in {@link WriteOrder}. Consecutive events of one kind
+ * share one statement. Each event's future completes after its transaction committed.
  */
 @ApplicationScoped
 public class Reconciler implements Flow.Subscriber<PendingEvent> {
@@ -96,27 +96,30 @@ public class Reconciler implements Flow.Subscriber<PendingEvent> {
     }
 
     private void writeNext() {
-        List<PendingEvent> batch = new ArrayList<>();
+        List<PendingEvent> taken = new ArrayList<>();
         synchronized (this) {
-            while (!waiting.isEmpty() && batch.size() < maxBatch) {
-                batch.add(waiting.poll());
+            while (!waiting.isEmpty() && taken.size() < maxBatch) {
+                taken.add(waiting.poll());
             }
-            if (batch.isEmpty()) {
+            if (taken.isEmpty()) {
                 writing = false;
                 return;
             }
         }
-        write(batch).subscribe().with(v -> writeNext(), f -> writeNext());
+        write(taken).subscribe().with(v -> writeNext(), f -> writeNext());
     }
 
     private Uni<Void> write(List<PendingEvent> batch) {
-        return pool.withTransaction(tx -> writeRuns(tx, batch))
+        WriteOrder order = WriteOrder.of(batch);
+        List<PendingEvent> written = order.toWrite();
+        return pool.withTransaction(tx -> writeRuns(tx, written))
                 .invoke(results -> {
                     transactions.incrementAndGet();
                     eventsWritten.addAndGet(batch.size());
-                    for (int i = 0; i < batch.size(); i++) {
-                        batch.get(i).committed().complete(results.get(i));
+                    for (int i = 0; i < written.size(); i++) {
+                        written.get(i).committed().complete(results.get(i));
                     }
+                    order.superseded().forEach(p -> p.committed().complete(null));
                 })
                 .replaceWithVoid()
                 .onFailure().recoverWithUni(failure -> {

@@ -85,14 +85,13 @@ public class SessionWriter {
         } else if (first instanceof MessagesQueued) {
             return queued(tx, cast(run));
         } else if (first instanceof MessageSent) {
-            return batch(tx, "UPDATE queued_messages SET state = 'sent', packet_id = $2 WHERE message_id = $1",
-                    run, e -> Tuple.of(((MessageSent) e).messageId(), ((MessageSent) e).packetId()));
+            return sent(tx, cast(run));
         } else if (first instanceof MessageReleased) {
-            return batch(tx, "UPDATE queued_messages SET state = 'released' WHERE message_id = $1",
-                    run, e -> Tuple.of(((MessageReleased) e).messageId()));
+            return oneStatement(tx, "UPDATE queued_messages SET state = 'released' WHERE message_id = ANY($1)", run,
+                    Tuple.of(messageIds(run)));
         } else if (first instanceof MessageAcknowledged) {
-            return batch(tx, "DELETE FROM queued_messages WHERE message_id = $1",
-                    run, e -> Tuple.of(((MessageAcknowledged) e).messageId()));
+            return oneStatement(tx, "DELETE FROM queued_messages WHERE message_id = ANY($1)", run,
+                    Tuple.of(messageIds(run)));
         } else if (first instanceof InboundQos2Received) {
             return batch(tx, "INSERT INTO inbound_qos2_messages (client_id, packet_id) "
                             + "SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM sessions WHERE client_id = $1) "
@@ -122,6 +121,33 @@ public class SessionWriter {
                                     java.util.function.Function<SessionEvent, Tuple> params) {
         List<Tuple> tuples = run.stream().map(params).toList();
         return tx.preparedQuery(sql).executeBatch(tuples).replaceWith(nulls(run.size()));
+    }
+
+    /** One statement for the whole run, its parameters arrays with one element per event. */
+    private static Uni<List<Object>> oneStatement(SqlConnection tx, String sql, List<SessionEvent> run, Tuple params) {
+        return tx.preparedQuery(sql).execute(params).replaceWith(nulls(run.size()));
+    }
+
+    private static Long[] messageIds(List<SessionEvent> run) {
+        Long[] ids = new Long[run.size()];
+        for (int i = 0; i < ids.length; i++) {
+            SessionEvent e = run.get(i);
+            ids[i] = e instanceof MessageReleased r ? r.messageId() : ((MessageAcknowledged) e).messageId();
+        }
+        return ids;
+    }
+
+    private static Uni<List<Object>> sent(SqlConnection tx, List<MessageSent> run) {
+        Long[] ids = new Long[run.size()];
+        Integer[] packetIds = new Integer[run.size()];
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = run.get(i).messageId();
+            packetIds[i] = run.get(i).packetId();
+        }
+        return tx.preparedQuery("UPDATE queued_messages q SET state = 'sent', packet_id = s.packet_id "
+                        + "FROM unnest($1::bigint[], $2::integer[]) AS s (message_id, packet_id) "
+                        + "WHERE q.message_id = s.message_id")
+                .execute(Tuple.of(ids, packetIds)).replaceWith(nulls(run.size()));
     }
 
     // ---- CONNECT -------------------------------------------------------------------------------
