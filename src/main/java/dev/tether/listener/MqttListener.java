@@ -12,6 +12,7 @@ import dev.tether.routing.SubscriptionIndex;
 import dev.tether.session.SessionPolicy;
 import dev.tether.store.BrokerInstance;
 import io.netty.channel.ChannelPipeline;
+import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.handler.codec.mqtt.MqttDecoder;
 import io.netty.handler.codec.mqtt.MqttEncoder;
 import io.smallrye.mutiny.Uni;
@@ -71,6 +72,10 @@ public class MqttListener {
             pipeline.addBefore("handler", "mqttDecoder",
                     new MqttDecoder(config.maxPacketSize(), config.maxClientIdLength()));
             pipeline.addBefore("mqttDecoder", "firstPacketGuard", new FirstPacketGuard());
+            // One write syscall per event-loop turn rather than per packet: a fan-out, or a burst of acks
+            // written outside this socket's own read, would otherwise flush every packet on its own.
+            pipeline.addFirst("flushConsolidation", new FlushConsolidationHandler(
+                    FlushConsolidationHandler.DEFAULT_EXPLICIT_FLUSH_AFTER_FLUSHES, true));
             MqttConnection connection = new MqttConnection(new TcpTransport(socket), Vertx.currentContext(), services, wills);
             connections.add(connection);
             socket.messageHandler(connection::onMessage);
