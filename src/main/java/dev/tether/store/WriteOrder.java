@@ -1,80 +1,145 @@
 package dev.tether.store;
 
+import dev.tether.delivery.QueuedMessage;
 import dev.tether.events.PendingEvent;
 import dev.tether.events.SessionEvent;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
  * How the reconciler writes one batch: which events, in which order, and which ones need no statement.
  *
- * <p>Message events of many connections arrive interleaved (queued, sent, acknowledged, sent, ...),
- * which would cut the batch into runs of one event each, one statement apiece. Between two events of
- * any other kind, they are grouped by kind in the causal order of any one message: queued, sent,
- * released, acknowledged. Safe because a message id exists only once its {@code MessagesQueued}
- * committed, so a message's sent, released and acknowledged events always come in that order and
- * after its queued batch; and moving an event within its kind keeps the order of that kind.
- * Session-level events (open, close, subscribe, inbound QoS 2, retained) stay where they are and no
- * message event crosses them.
+ * <p>Events of many connections arrive interleaved (open, close, open, sent, acknowledged, ...); written
+ * in arrival order they cut a batch into runs of one or two events, one statement apiece. Instead the
+ * batch is reordered so that events of one kind sit together, keeping every order that matters:
+ * <ul>
+ *   <li>each client's session events (open, close, subscribe, unsubscribe, inbound QoS 2, takeover)
+ *       keep their order, and each client's message events stay between the same two session events
+ *       of that client (a resuming CONNECT must read the queue as the old connection left it);</li>
+ *   <li>a {@code MessagesQueued} stays between the same session events of each client it queues for;</li>
+ *   <li>for one message, queued, sent, released and acknowledged come in that order (a message id exists
+ *       only once its {@code MessagesQueued} committed, so its later events come in later batches, or in
+ *       this causal order);</li>
+ *   <li>events of different clients otherwise touch different rows and commute; an event of no single
+ *       client (a retained message) is a barrier no event crosses.</li>
+ * </ul>
+ * Technically: each event gets a level, per client non-decreasing, raised by each session event of a
+ * client already seen; the batch is sorted by (level, kind, arrival), a stable order.
  *
- * <p>A sent or released event whose message is acknowledged later in the same batch is superseded:
- * the acknowledgement deletes the row, so updating it first would change nothing anyone can see.
- * Superseded events commit with the batch, without a statement.
+ * <p>A sent or released event whose message is acknowledged later at the same level (no session event
+ * of that client between them) is superseded: the acknowledgement deletes the row, so updating it first
+ * would change nothing anyone can see. Superseded events commit with the batch, without a statement.
  */
 record WriteOrder(List<PendingEvent> toWrite, List<PendingEvent> superseded) {
 
     static WriteOrder of(List<PendingEvent> batch) {
-        Set<Long> acknowledged = new HashSet<>();
-        for (PendingEvent p : batch) {
-            if (p.event() instanceof SessionEvent.MessageAcknowledged a) {
-                acknowledged.add(a.messageId());
-            }
-        }
         List<PendingEvent> toWrite = new ArrayList<>(batch.size());
         List<PendingEvent> superseded = new ArrayList<>();
-        List<PendingEvent> segment = new ArrayList<>();
+        List<Leveled> segment = new ArrayList<>();
+        Map<String, Integer> levels = new HashMap<>();
         for (PendingEvent p : batch) {
             SessionEvent e = p.event();
-            if (rank(e) < 0) {
-                flush(segment, toWrite);
+            int rank = rank(e);
+            if (rank < 0) {
+                flush(segment, toWrite, superseded);
+                levels.clear();
                 toWrite.add(p);
-            } else if (isSupersededBy(e, acknowledged)) {
-                superseded.add(p);
-            } else {
-                segment.add(p);
+                continue;
             }
+            int level;
+            if (e instanceof SessionEvent.MessagesQueued q) {
+                Set<String> clients = new HashSet<>();
+                for (QueuedMessage m : q.messages()) {
+                    clients.add(m.clientId());
+                }
+                level = 0;
+                for (String c : clients) {
+                    level = Math.max(level, levels.getOrDefault(c, 0));
+                }
+                for (String c : clients) {
+                    levels.put(c, level);
+                }
+            } else if (rank < MESSAGE_RANK) {
+                Integer previous = levels.get(e.clientId());
+                level = previous == null ? 0 : previous + 1;
+                levels.put(e.clientId(), level);
+            } else {
+                level = levels.computeIfAbsent(e.clientId(), c -> 0);
+            }
+            segment.add(new Leveled(p, level, rank, segment.size()));
         }
-        flush(segment, toWrite);
+        flush(segment, toWrite, superseded);
         return new WriteOrder(toWrite, superseded);
     }
 
-    private static boolean isSupersededBy(SessionEvent e, Set<Long> acknowledged) {
-        if (e instanceof SessionEvent.MessageSent s) {
-            return acknowledged.contains(s.messageId());
-        }
-        return e instanceof SessionEvent.MessageReleased r && acknowledged.contains(r.messageId());
+    private record Leveled(PendingEvent pending, int level, int rank, int arrival) {
     }
 
-    private static void flush(List<PendingEvent> segment, List<PendingEvent> out) {
-        // List.sort is stable: events of one kind keep their order.
-        segment.sort(Comparator.comparingInt(p -> rank(p.event())));
-        out.addAll(segment);
+    private record MessageAtLevel(long messageId, int level) {
+    }
+
+    private static void flush(List<Leveled> segment, List<PendingEvent> toWrite, List<PendingEvent> superseded) {
+        Set<MessageAtLevel> acknowledged = new HashSet<>();
+        for (Leveled l : segment) {
+            if (l.pending().event() instanceof SessionEvent.MessageAcknowledged a) {
+                acknowledged.add(new MessageAtLevel(a.messageId(), l.level()));
+            }
+        }
+        segment.sort(Comparator.comparingInt(Leveled::level).thenComparingInt(Leveled::rank)
+                .thenComparingInt(Leveled::arrival));
+        for (Leveled l : segment) {
+            long updated = updatedMessage(l.pending().event());
+            if (updated != 0 && acknowledged.contains(new MessageAtLevel(updated, l.level()))) {
+                superseded.add(l.pending());
+            } else {
+                toWrite.add(l.pending());
+            }
+        }
         segment.clear();
     }
 
-    /** Position of a message event's kind in a message's life; -1 for every other event. */
+    /** The message a sent or released event updates; 0 for other events. */
+    private static long updatedMessage(SessionEvent e) {
+        if (e instanceof SessionEvent.MessageSent s) {
+            return s.messageId();
+        }
+        return e instanceof SessionEvent.MessageReleased r ? r.messageId() : 0;
+    }
+
+    private static final int MESSAGE_RANK = 10;
+
+    /**
+     * Sort position of an event's kind within a level: a client's session event before the message
+     * events that followed it; message events in a message's life order. -1: a barrier.
+     */
     private static int rank(SessionEvent e) {
-        if (e instanceof SessionEvent.MessagesQueued) {
+        if (e instanceof SessionEvent.SessionOpening) {
             return 0;
-        } else if (e instanceof SessionEvent.MessageSent) {
+        } else if (e instanceof SessionEvent.SessionTakenOver) {
             return 1;
-        } else if (e instanceof SessionEvent.MessageReleased) {
+        } else if (e instanceof SessionEvent.Subscribed) {
             return 2;
-        } else if (e instanceof SessionEvent.MessageAcknowledged) {
+        } else if (e instanceof SessionEvent.Unsubscribed) {
             return 3;
+        } else if (e instanceof SessionEvent.InboundQos2Received) {
+            return 4;
+        } else if (e instanceof SessionEvent.InboundQos2Released) {
+            return 5;
+        } else if (e instanceof SessionEvent.SessionClosed) {
+            return 6;
+        } else if (e instanceof SessionEvent.MessagesQueued) {
+            return MESSAGE_RANK;
+        } else if (e instanceof SessionEvent.MessageSent) {
+            return MESSAGE_RANK + 1;
+        } else if (e instanceof SessionEvent.MessageReleased) {
+            return MESSAGE_RANK + 2;
+        } else if (e instanceof SessionEvent.MessageAcknowledged) {
+            return MESSAGE_RANK + 3;
         }
         return -1;
     }
