@@ -32,11 +32,12 @@ class ExpiryJobTest {
         Sql sql = new Sql(dataSource);
         String prefix = TestClients.uniqueId("expired-bulk");
         int due = 2_500; // tether.store.expiry-batch-size is 1000: three claims
-        sql.update("INSERT INTO sessions (client_id, protocol_version, connected, expiry_interval_seconds, "
+        // One statement: the scheduled job may already remove due sessions between two.
+        sql.update("WITH due AS (INSERT INTO sessions (client_id, protocol_version, connected, expiry_interval_seconds, "
                 + "disconnected_at, expires_at) SELECT ? || '-' || g, '5.0', false, 60, now() - interval '2 minutes', "
-                + "now() - interval '1 minute' + g * interval '1 millisecond' FROM generate_series(1, ?) g", prefix, due);
-        sql.update("INSERT INTO subscriptions (client_id, topic_filter, qos) SELECT client_id, 'bulk/#', 1 "
-                + "FROM sessions WHERE client_id LIKE ? || '-%'", prefix);
+                + "now() - interval '1 minute' + g * interval '1 millisecond' FROM generate_series(1, ?) g "
+                + "RETURNING client_id) INSERT INTO subscriptions (client_id, topic_filter, qos) "
+                + "SELECT client_id, 'bulk/#', 1 FROM due", prefix, due);
         String alive = prefix + "-alive";
         sql.update("INSERT INTO sessions (client_id, protocol_version, connected, expiry_interval_seconds, "
                 + "disconnected_at, expires_at) VALUES (?, '5.0', false, 3600, now(), now() + interval '1 hour')", alive);
