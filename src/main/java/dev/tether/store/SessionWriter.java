@@ -180,7 +180,7 @@ public class SessionWriter {
         List<String> discard = new ArrayList<>();
         List<String> present = new ArrayList<>();
         List<String> publishWill = new ArrayList<>();
-        List<Tuple> upserts = new ArrayList<>();
+        List<SessionOpening> upserts = new ArrayList<>();
         List<Tuple> wills = new ArrayList<>();
         for (int i = 0; i < run.size(); i++) {
             SessionOpening e = run.get(i);
@@ -194,8 +194,7 @@ public class SessionWriter {
             if (d.pendingWill() == PendingWillAction.PUBLISH) {
                 publishWill.add(e.clientId());
             }
-            upserts.add(Tuple.of(e.clientId(), e.request().version().label(), e.instanceId(),
-                    SqlValues.timestamp(e.at()), d.grantedExpiry().seconds()));
+            upserts.add(e);
             e.will().ifPresent(w -> wills.add(willTuple(e.clientId(), w)));
         }
         Map<String, Will> dueWills = new HashMap<>();
@@ -214,13 +213,29 @@ public class SessionWriter {
             steps = steps.chain(() -> tx.preparedQuery("DELETE FROM sessions WHERE client_id = ANY($1)")
                     .execute(Tuple.of((Object) discard.toArray(String[]::new))).replaceWithVoid());
         }
+        int n = upserts.size();
+        String[] versions = new String[n];
+        java.util.UUID[] instances = new java.util.UUID[n];
+        java.time.OffsetDateTime[] connectedAt = new java.time.OffsetDateTime[n];
+        Long[] expiries = new Long[n];
+        for (int i = 0; i < n; i++) {
+            SessionOpening e = upserts.get(i);
+            versions[i] = e.request().version().label();
+            instances[i] = e.instanceId();
+            connectedAt[i] = SqlValues.timestamp(e.at());
+            expiries[i] = decisions.get(i).grantedExpiry().seconds();
+        }
+        // One statement for the run (a client appears once per run, see Reconciler.runs).
         steps = steps.chain(() -> tx.preparedQuery("INSERT INTO sessions (client_id, protocol_version, connected, "
-                        + "instance_id, connected_at, expiry_interval_seconds) VALUES ($1, $2, true, $3, $4, $5) "
+                        + "instance_id, connected_at, expiry_interval_seconds) "
+                        + "SELECT client_id, protocol_version, true, instance_id, connected_at, expiry_interval_seconds "
+                        + "FROM unnest($1::text[], $2::text[], $3::uuid[], $4::timestamptz[], $5::bigint[]) "
+                        + "AS o (client_id, protocol_version, instance_id, connected_at, expiry_interval_seconds) "
                         + "ON CONFLICT (client_id) DO UPDATE SET protocol_version = EXCLUDED.protocol_version, "
                         + "connected = true, instance_id = EXCLUDED.instance_id, connected_at = EXCLUDED.connected_at, "
                         + "disconnected_at = NULL, expires_at = NULL, "
                         + "expiry_interval_seconds = EXCLUDED.expiry_interval_seconds")
-                .executeBatch(upserts).replaceWithVoid());
+                .execute(Tuple.of(ids, versions, instances, connectedAt, expiries)).replaceWithVoid());
         if (!wills.isEmpty()) {
             steps = steps.chain(() -> tx.preparedQuery("INSERT INTO session_wills (client_id, " + WILL_COLUMNS
                             + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")
@@ -314,43 +329,70 @@ public class SessionWriter {
     // ---- connection closed -----------------------------------------------------------------------
 
     private Uni<List<Object>> closed(SqlConnection tx, List<SessionClosed> run) {
-        List<Tuple> ended = new ArrayList<>();
-        List<Tuple> offline = new ArrayList<>();
-        List<Tuple> willDue = new ArrayList<>();
-        List<Tuple> willGone = new ArrayList<>();
+        // One statement per step for the whole run: a client appears once per run (Reconciler.runs).
+        List<SessionClosed> ended = new ArrayList<>();
+        List<SessionClosed> offline = new ArrayList<>();
+        List<SessionClosed> willDue = new ArrayList<>();
+        List<String> willGone = new ArrayList<>();
         for (SessionClosed e : run) {
             if (!e.expiry().isDurable()) {
-                ended.add(Tuple.of(e.clientId(), e.instanceId()));
+                ended.add(e);
                 continue;
             }
-            offline.add(Tuple.of(e.clientId(), e.instanceId(), SqlValues.timestamp(e.closedAt()), e.expiry().seconds(),
-                    SqlValues.timestamp(e.expiry().deadlineAfter(e.closedAt()).orElse(null))));
+            offline.add(e);
             if (e.willPublishAt().isPresent()) {
-                willDue.add(Tuple.of(e.clientId(), SqlValues.timestamp(e.willPublishAt().get())));
+                willDue.add(e);
             } else {
-                willGone.add(Tuple.of(e.clientId()));
+                willGone.add(e.clientId());
             }
         }
         Uni<Void> steps = Uni.createFrom().voidItem();
         if (!ended.isEmpty()) {
-            steps = steps.chain(() -> tx.preparedQuery("DELETE FROM sessions WHERE client_id = $1 AND instance_id = $2")
-                    .executeBatch(ended).replaceWithVoid());
+            steps = steps.chain(() -> tx.preparedQuery("DELETE FROM sessions s USING unnest($1::text[], $2::uuid[]) "
+                            + "AS c (client_id, instance_id) "
+                            + "WHERE s.client_id = c.client_id AND s.instance_id = c.instance_id")
+                    .execute(Tuple.of(clientIds(ended), instanceIds(ended))).replaceWithVoid());
         }
         if (!offline.isEmpty()) {
-            steps = steps.chain(() -> tx.preparedQuery("UPDATE sessions SET connected = false, instance_id = NULL, "
-                            + "disconnected_at = $3, expiry_interval_seconds = $4, expires_at = $5 "
-                            + "WHERE client_id = $1 AND instance_id = $2")
-                    .executeBatch(offline).replaceWithVoid());
+            int n = offline.size();
+            java.time.OffsetDateTime[] closedAt = new java.time.OffsetDateTime[n];
+            Long[] expiries = new Long[n];
+            java.time.OffsetDateTime[] deadlines = new java.time.OffsetDateTime[n];
+            for (int i = 0; i < n; i++) {
+                SessionClosed e = offline.get(i);
+                closedAt[i] = SqlValues.timestamp(e.closedAt());
+                expiries[i] = e.expiry().seconds();
+                deadlines[i] = SqlValues.timestamp(e.expiry().deadlineAfter(e.closedAt()).orElse(null));
+            }
+            steps = steps.chain(() -> tx.preparedQuery("UPDATE sessions s SET connected = false, instance_id = NULL, "
+                            + "disconnected_at = c.closed_at, expiry_interval_seconds = c.expiry, expires_at = c.deadline "
+                            + "FROM unnest($1::text[], $2::uuid[], $3::timestamptz[], $4::bigint[], $5::timestamptz[]) "
+                            + "AS c (client_id, instance_id, closed_at, expiry, deadline) "
+                            + "WHERE s.client_id = c.client_id AND s.instance_id = c.instance_id")
+                    .execute(Tuple.of(clientIds(offline), instanceIds(offline), closedAt, expiries, deadlines))
+                    .replaceWithVoid());
         }
         if (!willDue.isEmpty()) {
-            steps = steps.chain(() -> tx.preparedQuery("UPDATE session_wills SET publish_at = $2 WHERE client_id = $1")
-                    .executeBatch(willDue).replaceWithVoid());
+            java.time.OffsetDateTime[] publishAt = willDue.stream()
+                    .map(e -> SqlValues.timestamp(e.willPublishAt().get())).toArray(java.time.OffsetDateTime[]::new);
+            steps = steps.chain(() -> tx.preparedQuery("UPDATE session_wills w SET publish_at = c.publish_at "
+                            + "FROM unnest($1::text[], $2::timestamptz[]) AS c (client_id, publish_at) "
+                            + "WHERE w.client_id = c.client_id")
+                    .execute(Tuple.of(clientIds(willDue), publishAt)).replaceWithVoid());
         }
         if (!willGone.isEmpty()) {
-            steps = steps.chain(() -> tx.preparedQuery("DELETE FROM session_wills WHERE client_id = $1")
-                    .executeBatch(willGone).replaceWithVoid());
+            steps = steps.chain(() -> tx.preparedQuery("DELETE FROM session_wills WHERE client_id = ANY($1)")
+                    .execute(Tuple.of((Object) willGone.toArray(String[]::new))).replaceWithVoid());
         }
         return steps.map(v -> nulls(run.size()));
+    }
+
+    private static String[] clientIds(List<SessionClosed> events) {
+        return events.stream().map(SessionClosed::clientId).toArray(String[]::new);
+    }
+
+    private static java.util.UUID[] instanceIds(List<SessionClosed> events) {
+        return events.stream().map(SessionClosed::instanceId).toArray(java.util.UUID[]::new);
     }
 
     // ---- subscriptions ---------------------------------------------------------------------------
