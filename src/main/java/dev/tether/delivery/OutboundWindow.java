@@ -27,7 +27,7 @@ public final class OutboundWindow {
     }
 
     private final Map<Integer, InFlight> inFlight = new LinkedHashMap<>();
-    private final ArrayDeque<Waiting> waiting = new ArrayDeque<>();
+    private final ArrayDeque<Waiting> waiting = new ArrayDeque<>(1);
     private final int receiveMaximum;
     private int nextPacketId = 1;
 

@@ -96,9 +96,10 @@ final class MqttConnection implements ClientConnection {
     private final BrokerServices services;
     private final WillPublisher wills;
     private Phase phase = Phase.AWAITING_CONNECT;
-    private final ArrayDeque<MqttMessage> heldInbound = new ArrayDeque<>();
-    private final ArrayDeque<HeldDelivery> heldDeliveries = new ArrayDeque<>();
-    private final ArrayDeque<PendingAck> pendingAcks = new ArrayDeque<>();
+    // Small initial capacities: most connections never hold anything, and idle memory counts per connection.
+    private final ArrayDeque<MqttMessage> heldInbound = new ArrayDeque<>(1);
+    private final ArrayDeque<HeldDelivery> heldDeliveries = new ArrayDeque<>(1);
+    private final ArrayDeque<PendingAck> pendingAcks = new ArrayDeque<>(4);
     private final Set<Integer> inboundQos2 = new HashSet<>();
     private Set<Long> resumedMessageIds;
     private ProtocolVersion version = ProtocolVersion.MQTT_5;
