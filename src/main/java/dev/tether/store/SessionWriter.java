@@ -34,6 +34,7 @@ import io.vertx.mutiny.sqlclient.SqlConnection;
 import io.vertx.mutiny.sqlclient.Tuple;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.time.Instant;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -435,54 +436,114 @@ public class SessionWriter {
 
     // ---- messages --------------------------------------------------------------------------------
 
+    /**
+     * Inserts every message copy of the run with one statement, in order; each session takes copies
+     * while it has room under {@code max-queued-messages} (counted once per session, not per copy).
+     * Returns per event the message ids of its copies, 0 for a copy not queued (no session, queue full).
+     */
     private Uni<List<Object>> queued(SqlConnection tx, List<MessagesQueued> run) {
-        List<Tuple> tuples = new ArrayList<>();
+        List<QueuedMessage> copies = new ArrayList<>();
         for (MessagesQueued e : run) {
-            for (QueuedMessage q : e.messages()) {
-                PublishedMessage m = q.message();
-                tuples.add(addProperties(Tuple.tuple().addString(q.clientId()).addString(m.topic())
-                        .addValue(SqlValues.bytes(m.payload())).addShort((short) m.qos()).addBoolean(m.retain()),
-                        m.properties())
-                        .addOffsetDateTime(SqlValues.timestamp(m.expiresAt()))
-                        .addArrayOfInteger(SqlValues.integers(q.subscriptionIdentifiers()))
-                        .addInteger(sessionConfig.maxQueuedMessages()));
-            }
+            copies.addAll(e.messages());
         }
-        if (tuples.isEmpty()) {
+        if (copies.isEmpty()) {
             return Uni.createFrom().item(nulls(run.size()));
         }
+        int n = copies.size();
+        String[] clients = new String[n];
+        String[] topics = new String[n];
+        io.vertx.core.buffer.Buffer[] payloads = new io.vertx.core.buffer.Buffer[n];
+        Short[] qos = new Short[n];
+        Boolean[] retain = new Boolean[n];
+        Short[] formats = new Short[n];
+        String[] contentTypes = new String[n];
+        String[] responseTopics = new String[n];
+        io.vertx.core.buffer.Buffer[] correlations = new io.vertx.core.buffer.Buffer[n];
+        String[] userProperties = new String[n];
+        java.time.OffsetDateTime[] expiresAt = new java.time.OffsetDateTime[n];
+        String[] subscriptionIds = new String[n];
+        Map<String, Integer> perClient = new HashMap<>();
+        for (int i = 0; i < n; i++) {
+            QueuedMessage q = copies.get(i);
+            PublishedMessage m = q.message();
+            MessageProperties p = m.properties();
+            clients[i] = q.clientId();
+            topics[i] = m.topic();
+            payloads[i] = SqlValues.bytes(m.payload());
+            qos[i] = (short) m.qos();
+            retain[i] = m.retain();
+            formats[i] = p.payloadFormatIndicator() == null ? null : p.payloadFormatIndicator().shortValue();
+            contentTypes[i] = p.contentType();
+            responseTopics[i] = p.responseTopic();
+            correlations[i] = SqlValues.bytes(p.correlationData());
+            io.vertx.core.json.JsonArray props = SqlValues.userProperties(p);
+            userProperties[i] = props == null ? null : props.encode();
+            expiresAt[i] = SqlValues.timestamp(m.expiresAt());
+            subscriptionIds[i] = q.subscriptionIdentifiers().stream().map(String::valueOf)
+                    .collect(java.util.stream.Collectors.joining(",", "{", "}"));
+            perClient.merge(q.clientId(), 1, Integer::sum);
+        }
+        int limit = sessionConfig.maxQueuedMessages();
         Uni<Void> makeRoom = Uni.createFrom().voidItem();
         if (sessionConfig.queueOverflowPolicy() == QueueOverflowPolicy.DROP_OLDEST) {
-            List<Tuple> room = tuples.stream().map(t -> Tuple.of(t.getString(0), sessionConfig.maxQueuedMessages()))
-                    .toList();
-            makeRoom = tx.preparedQuery("DELETE FROM queued_messages WHERE message_id IN (SELECT message_id "
-                            + "FROM queued_messages WHERE client_id = $1 AND state = 'queued' ORDER BY message_id "
-                            + "LIMIT GREATEST((SELECT count(*) FROM queued_messages WHERE client_id = $1) - $2 + 1, 0))")
-                    .executeBatch(room)
-                    .invoke(rows -> {
-                        for (RowSet<Row> rs = rows; rs != null; rs = rs.next()) {
-                            droppedOldest.addAndGet(rs.rowCount());
-                        }
-                    })
+            // Room for all new copies of a session: drop its oldest never-sent messages beyond the limit.
+            String[] roomClients = perClient.keySet().toArray(String[]::new);
+            Integer[] incoming = java.util.Arrays.stream(roomClients).map(perClient::get).toArray(Integer[]::new);
+            makeRoom = tx.preparedQuery("WITH c AS (SELECT c.client_id, c.incoming, "
+                            + "(SELECT count(*) FROM queued_messages q WHERE q.client_id = c.client_id) AS depth "
+                            + "FROM unnest($1::text[], $2::integer[]) AS c (client_id, incoming)), "
+                            + "oldest AS (SELECT q.message_id, row_number() OVER (PARTITION BY q.client_id "
+                            + "ORDER BY q.message_id) AS k, c.depth + c.incoming - $3 AS excess "
+                            + "FROM queued_messages q JOIN c ON c.client_id = q.client_id WHERE q.state = 'queued') "
+                            + "DELETE FROM queued_messages WHERE message_id IN (SELECT message_id FROM oldest WHERE k <= excess)")
+                    .execute(Tuple.of(roomClients, incoming, limit))
+                    .invoke(rows -> droppedOldest.addAndGet(rows.rowCount()))
                     .replaceWithVoid();
         }
-        return makeRoom.chain(() -> tx.preparedQuery("INSERT INTO queued_messages (client_id, " + MESSAGE_COLUMNS
-                        + ", subscription_identifiers) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 "
-                        + "WHERE EXISTS (SELECT 1 FROM sessions WHERE client_id = $1) "
-                        + "AND (SELECT count(*) FROM queued_messages WHERE client_id = $1) < $13 "
-                        + "RETURNING message_id")
-                .executeBatch(tuples))
+        Tuple params = Tuple.tuple().addArrayOfString(clients).addArrayOfString(topics).addValue(payloads)
+                .addArrayOfShort(qos).addArrayOfBoolean(retain).addArrayOfShort(formats)
+                .addArrayOfString(contentTypes).addArrayOfString(responseTopics).addValue(correlations)
+                .addArrayOfString(userProperties).addArrayOfOffsetDateTime(expiresAt)
+                .addArrayOfString(subscriptionIds).addInteger(limit);
+        return makeRoom.chain(() -> tx.preparedQuery("WITH input AS (SELECT * FROM unnest($1::text[], $2::text[], "
+                        + "$3::bytea[], $4::smallint[], $5::boolean[], $6::smallint[], $7::text[], $8::text[], "
+                        + "$9::bytea[], $10::text[], $11::timestamptz[], $12::text[]) WITH ORDINALITY AS i (client_id, "
+                        + "topic, payload, qos, retain, payload_format_indicator, content_type, response_topic, "
+                        + "correlation_data, user_properties, expires_at, subscription_identifiers, ord)), "
+                        + "room AS (SELECT s.client_id, $13 - (SELECT count(*) FROM queued_messages q "
+                        + "WHERE q.client_id = s.client_id) AS free FROM sessions s "
+                        + "WHERE s.client_id IN (SELECT client_id FROM input)), "
+                        + "ranked AS (SELECT i.*, row_number() OVER (PARTITION BY i.client_id ORDER BY i.ord) AS rn "
+                        + "FROM input i) "
+                        + "INSERT INTO queued_messages (client_id, " + MESSAGE_COLUMNS + ", subscription_identifiers) "
+                        + "SELECT r.client_id, r.topic, r.payload, r.qos, r.retain, r.payload_format_indicator, "
+                        + "r.content_type, r.response_topic, r.correlation_data, r.user_properties::jsonb, r.expires_at, "
+                        + "r.subscription_identifiers::integer[] FROM ranked r JOIN room ON room.client_id = r.client_id "
+                        + "WHERE r.rn <= room.free ORDER BY r.ord "
+                        + "RETURNING message_id, client_id")
+                .execute(params))
                 .map(rows -> {
-                    List<Long> ids = new ArrayList<>(tuples.size());
-                    for (RowSet<Row> rs = rows; rs != null; rs = rs.next()) {
-                        var it = rs.iterator();
-                        ids.add(it.hasNext() ? it.next().getLong(0) : 0L);
+                    // Ids come from one sequence in insertion order (ORDER BY ord): per session, its inserted
+                    // copies are its first ones (rn <= free), in order of their ids.
+                    Map<String, ArrayDeque<Long>> ids = new HashMap<>();
+                    for (Row r : rows) {
+                        ids.computeIfAbsent(r.getString(1), k -> new ArrayDeque<>()).add(r.getLong(0));
                     }
+                    ids.values().forEach(q -> {
+                        List<Long> sorted = new ArrayList<>(q);
+                        sorted.sort(null);
+                        q.clear();
+                        q.addAll(sorted);
+                    });
                     List<Object> out = new ArrayList<>(run.size());
-                    int k = 0;
                     for (MessagesQueued e : run) {
-                        out.add(List.copyOf(ids.subList(k, k + e.messages().size())));
-                        k += e.messages().size();
+                        List<Long> eventIds = new ArrayList<>(e.messages().size());
+                        for (QueuedMessage q : e.messages()) {
+                            ArrayDeque<Long> forClient = ids.get(q.clientId());
+                            Long id = forClient == null ? null : forClient.poll();
+                            eventIds.add(id == null ? 0L : id);
+                        }
+                        out.add(List.copyOf(eventIds));
                     }
                     return out;
                 });

@@ -83,4 +83,45 @@ class OfflineQueueLimitTest {
             again.disconnectWith().sessionExpiryInterval(0).send();
         }
     }
+
+    @Test
+    void publish_whenManyArriveAtOnce_thenTheFirstFiveQueuedInOrderAndTheRestDropped() throws Exception {
+        // Eight QoS 1 PUBLISHes in flight together share write batches: the limit still counts each copy.
+        String id = TestClients.uniqueId("oq-burst");
+        String topic = "oq/burst/" + id;
+        Sql sql = new Sql(dataSource);
+        Mqtt5BlockingClient sub = TestClients.mqtt5(listener.port(), id);
+        sub.connectWith().cleanStart(false).sessionExpiryInterval(300).send();
+        sub.subscribeWith().topicFilter(topic).qos(MqttQos.AT_LEAST_ONCE).send();
+        sub.disconnect();
+
+        Mqtt5BlockingClient pub = TestClients.mqtt5(listener.port(), TestClients.uniqueId("oq-burst-pub"));
+        pub.connect();
+        List<java.util.concurrent.CompletableFuture<?>> acks = new ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+            acks.add(pub.toAsync().publishWith().topic(topic).qos(MqttQos.AT_LEAST_ONCE)
+                    .payload(Integer.toString(i).getBytes(StandardCharsets.UTF_8)).send());
+        }
+        java.util.concurrent.CompletableFuture.allOf(acks.toArray(java.util.concurrent.CompletableFuture[]::new))
+                .get(10, SECONDS);
+        pub.disconnect();
+        assertThat(sql.rows("SELECT convert_from(payload, 'UTF8') AS p FROM queued_messages WHERE client_id = ? "
+                + "ORDER BY message_id", id).stream().map(r -> r.get("p")).toList())
+                .containsExactly("0", "1", "2", "3", "4");
+
+        Mqtt5BlockingClient again = TestClients.mqtt5(listener.port(), id);
+        try (Mqtt5BlockingClient.Mqtt5Publishes publishes = again.publishes(MqttGlobalPublishFilter.ALL)) {
+            assertThat(again.connectWith().cleanStart(false).sessionExpiryInterval(300).send().isSessionPresent()).isTrue();
+            List<String> got = new ArrayList<>();
+            for (int i = 0; i < 5; i++) {
+                Optional<Mqtt5Publish> p = publishes.receive(5, SECONDS);
+                assertThat(p).as("message %d", i).isPresent();
+                got.add(new String(p.get().getPayloadAsBytes(), StandardCharsets.UTF_8));
+            }
+            assertThat(got).containsExactly("0", "1", "2", "3", "4");
+            assertThat(publishes.receive(1500, MILLISECONDS)).isEmpty();
+        } finally {
+            again.disconnectWith().sessionExpiryInterval(0).send();
+        }
+    }
 }
