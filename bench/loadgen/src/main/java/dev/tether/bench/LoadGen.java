@@ -37,12 +37,13 @@ import com.hivemq.client.mqtt.mqtt5.message.publish.Mqtt5PublishResult;
  * <pre>
  * java -jar loadgen.jar SCENARIO [--key value]...   run one scenario, print one JSON line (and append it to --out)
  * java -jar loadgen.jar smoke [--key value]...      tiny versions of every scenario; exit 1 if one fails
- * java -jar loadgen.jar report FILE...              table of all JSON lines, with Tether/other ratios
+ * java -jar loadgen.jar report FILE... [--plots DIR] table of the medians over the runs of all JSON lines, with
+ *                                                   Tether/other ratios; --plots: PNG charts and medians.csv in DIR
  * </pre>
  * Scenarios: connect, throughput, latency, resume, expiry, idle. Every loop is bounded in count and by a
  * deadline. Common options: --broker NAME, --host 127.0.0.1, --port 1883, --pid BROKER_PID (CPU, memory),
  * --pg-data DIR (Tether: embedded PostgreSQL processes count as broker CPU), --jdbc URL (Tether: scenario 4),
- * --jvm true (NMT via jcmd), --case LABEL, --out FILE.
+ * --jvm true (NMT via jcmd), --case LABEL, --run N (written into the JSON line), --out FILE.
  */
 public final class LoadGen {
 
@@ -70,7 +71,7 @@ public final class LoadGen {
         }
         String scenario = args[0];
         if (scenario.equals("report")) {
-            System.exit(Report.print(List.of(args).subList(1, args.length), System.out));
+            System.exit(report(List.of(args).subList(1, args.length)));
         }
         Map<String, String> opts = new LinkedHashMap<>();
         for (int i = 1; i + 1 < args.length; i += 2) {
@@ -89,6 +90,36 @@ public final class LoadGen {
         System.exit(ok ? 0 : 1);
     }
 
+    /** report FILE... [--plots DIR]: the table of medians on stdout; with --plots, PNG charts and medians.csv in DIR. */
+    private static int report(List<String> args) throws IOException {
+        List<String> files = new ArrayList<>();
+        Path plots = null;
+        for (int i = 0; i < args.size(); i++) {
+            if (args.get(i).equals("--plots") && i + 1 < args.size()) {
+                plots = Path.of(args.get(++i));
+            } else {
+                files.add(args.get(i));
+            }
+        }
+        Report.Model model = Report.load(files);
+        int rc = Report.print(model, System.out);
+        if (plots != null) {
+            System.setProperty("java.awt.headless", "true"); // before any AWT/XChart class loads
+            try {
+                Files.createDirectories(plots);
+                Report.writeCsv(model, plots.resolve("medians.csv"));
+                for (Path p : Plots.write(model, plots)) {
+                    System.err.println("plot: " + p);
+                }
+            } catch (IOException | RuntimeException | LinkageError e) {
+                System.err.println("plots failed: " + e);
+                e.printStackTrace();
+                rc = rc == 0 ? 3 : rc;
+            }
+        }
+        return rc;
+    }
+
     // ---------------------------------------------------------------- plumbing
 
     private String opt(String k, String def) {
@@ -99,8 +130,15 @@ public final class LoadGen {
         return Integer.parseInt(opt(k, Integer.toString(def)));
     }
 
+    private double dblOpt(String k, double def) {
+        return Double.parseDouble(opt(k, Double.toString(def)));
+    }
+
     private Result run(String scenario, String caseName) throws Exception {
         Result r = new Result(scenario, caseName, broker);
+        if (opts.containsKey("run")) {
+            r.run = Integer.parseInt(opts.get("run"));
+        }
         double cpu0 = proc.enabled() ? proc.cpuMs() : Double.NaN;
         double self0 = Proc.selfCpuMs();
         long ops;
@@ -120,6 +158,13 @@ public final class LoadGen {
         }
         double cpu = proc.enabled() ? proc.cpuMs() - cpu0 : Double.NaN;
         double self = Proc.selfCpuMs() - self0;
+        if (r.window != null) {
+            // Warm-up excluded: a freshly started JVM broker spends its first seconds compiling.
+            cpu = r.window.brokerCpuMs();
+            self = r.window.selfCpuMs();
+            ops = r.window.ops();
+            r.param("cpu_counted", "measured window only (after warm-up)");
+        }
         r.metric("broker_cpu_ms", cpu);
         r.metric("broker_cpu_us_per_op", ops > 0 ? cpu * 1000.0 / ops : Double.NaN);
         r.metric("loadgen_cpu_ms", self);
@@ -388,10 +433,6 @@ public final class LoadGen {
         }
     }
 
-    /** Latency warm-up: --warmup seconds, default 20 % of the duration, at most 2 s. */
-    private double warmup(double duration) {
-        return Double.parseDouble(opt("warmup", Double.toString(Math.min(2.0, duration * 0.2))));
-    }
 
     private static boolean published(Mqtt5PublishResult res, Throwable err) {
         if (err != null || res.getError().isPresent()) {
@@ -412,15 +453,16 @@ public final class LoadGen {
         int size = intOpt("size", 64);
         double duration = Double.parseDouble(opt("duration", "10"));
         int window = intOpt("window", qosN == 0 ? 1000 : 100);
+        double warm = dblOpt("warmup", Math.min(2.0, duration * 0.2));
         r.param("qos", qosN).param("mode", mode).param("payload_bytes", size).param("duration_s", duration)
-                .param("window_per_publisher", window);
+                .param("warmup_s", warm).param("window_per_publisher", window);
         if (mode.equals("fanout")) {
             r.param("publishers", 1).param("subscribers", s);
         } else {
             r.param("publishers", p).param("subscribers", p);
         }
         r.opName = "delivered msg";
-        long deadline = deadline(duration + 90);
+        long deadline = deadline(warm + duration + 90);
         PubSub ps = new PubSub();
         ps.setUp(mode, p, s, qos, deadline, r);
         if (!r.ok) {
@@ -430,9 +472,9 @@ public final class LoadGen {
         AtomicLong sent = new AtomicLong();
         AtomicLong pubFailed = new AtomicLong();
         long t0 = System.nanoTime();
-        long stopAt = t0 + (long) (duration * 1e9);
-        ps.recordFrom = t0 + (long) (warmup(duration) * 1e9);
-        r.param("latency_warmup_s", warmup(duration));
+        long measureFrom = t0 + (long) (warm * 1e9);
+        long stopAt = measureFrom + (long) (duration * 1e9);
+        ps.recordFrom = measureFrom;
         List<Thread> threads = new ArrayList<>();
         for (int i = 0; i < ps.pubs.size(); i++) {
             Mqtt5AsyncClient c = ps.pubs.get(i);
@@ -466,15 +508,21 @@ public final class LoadGen {
             t.start();
             threads.add(t);
         }
+        // Measured window: from the end of the warm-up to the end of publishing.
+        sleepUntil(measureFrom);
+        WindowStart ws = new WindowStart(ps.received.get());
+        long sent0 = sent.get();
+        sleepUntil(stopAt);
+        r.window = ws.end(ps.received.get());
+        long sentInWindow = sent.get() - sent0;
         for (Thread t : threads) {
             t.join(Math.max(1, remainingMs(deadline)));
         }
         long expected = sent.get() * ps.fanout;
         ps.drain(expected, deadline(Math.min(15, remainingMs(deadline) / 1000.0)));
         long got = ps.received.get();
-        double secs = Math.max(1e-9, (ps.lastReceive.get() - t0) / 1e9);
-        r.metric("delivered_per_s", got / secs);
-        r.metric("published_per_s", sent.get() / duration);
+        r.metric("delivered_per_s", r.window.ops() / duration);
+        r.metric("published_per_s", sentInWindow / duration);
         r.metric("published", sent.get());
         r.metric("expected", expected);
         r.metric("delivered", got);
@@ -499,11 +547,12 @@ public final class LoadGen {
         int size = intOpt("size", 64);
         double duration = Double.parseDouble(opt("duration", "10"));
         int maxOutstanding = intOpt("max-outstanding", 10_000);
+        double warm = dblOpt("warmup", Math.min(2.0, duration * 0.2));
         r.param("qos", 1).param("rate_per_s", rate).param("publishers", p).param("subscribers", p)
-                .param("payload_bytes", size).param("duration_s", duration)
+                .param("payload_bytes", size).param("duration_s", duration).param("warmup_s", warm)
                 .param("latency_from", "intended send time (no coordinated omission)");
         r.opName = "delivered msg";
-        long deadline = deadline(duration + 90);
+        long deadline = deadline(warm + duration + 90);
         PubSub ps = new PubSub();
         ps.setUp("one2one", p, 0, MqttQos.AT_LEAST_ONCE, deadline, r);
         if (!r.ok) {
@@ -515,12 +564,18 @@ public final class LoadGen {
         AtomicLong pubFailed = new AtomicLong();
         long period = 1_000_000_000L / rate;
         long t0 = System.nanoTime();
-        long stopAt = t0 + (long) (duration * 1e9);
-        ps.recordFrom = t0 + (long) (warmup(duration) * 1e9);
-        r.param("latency_warmup_s", warmup(duration));
+        long measureFrom = t0 + (long) (warm * 1e9);
+        long stopAt = measureFrom + (long) (duration * 1e9);
+        ps.recordFrom = measureFrom;
         long next = t0;
         long k = 0;
+        WindowStart ws = null;
+        long kAtWindow = 0;
         while (before(stopAt)) {
+            if (ws == null && !before(measureFrom)) {
+                ws = new WindowStart(ps.received.get());
+                kAtWindow = k;
+            }
             long now = System.nanoTime();
             while (next - now <= 0 && before(stopAt)) {
                 if (!outstanding.tryAcquire(remainingMs(deadline), TimeUnit.MILLISECONDS)) {
@@ -541,12 +596,16 @@ public final class LoadGen {
             }
             LockSupport.parkNanos(Math.max(10_000L, Math.min(next - System.nanoTime(), 1_000_000L)));
         }
+        if (ws != null) {
+            r.window = ws.end(ps.received.get());
+        }
+        long sentInWindow = k - kAtWindow;
         outstanding.tryAcquire(maxOutstanding, Math.min(30_000, remainingMs(deadline)), TimeUnit.MILLISECONDS);
         ps.drain(sent.get(), deadline(Math.min(15, remainingMs(deadline) / 1000.0)));
         long got = ps.received.get();
-        r.metric("achieved_publish_per_s", sent.get() / duration);
+        r.metric("achieved_publish_per_s", sentInWindow / duration);
         // Below the target rate the intended send times fall behind and the latencies are not comparable.
-        r.metric("rate_achieved_pct", 100.0 * k / Math.max(1.0, rate * duration));
+        r.metric("rate_achieved_pct", 100.0 * sentInWindow / Math.max(1.0, rate * duration));
         r.metric("delivered", got);
         r.metric("lost", Math.max(0, sent.get() - got));
         r.metric("latency_p50_ms", ps.latency.percentileMs(50));
@@ -693,61 +752,187 @@ public final class LoadGen {
 
     // ---------------------------------------------------------------- 4. expiry
 
+    /**
+     * M sessions that all expire at one deadline T while at most --max-open connections are open at a time (the
+     * open-files limit): each client connects (Clean Start 1, Session Expiry --connect-expiry) with at most
+     * --inflight CONNECTs outstanding, and then leaves with an MQTT 5 DISCONNECT whose Session Expiry Interval is
+     * the whole number of seconds left until T, sent at the instant when that number is exact (waiting up to 1 s),
+     * so every session's deadline is T within milliseconds. T is fixed from the rate of a calibration batch that
+     * goes through the same cycle (CONNECT, DISCONNECT) with sessions that are not kept (DISCONNECT with Session
+     * Expiry 0): T = then + M / (--rate-factor x rate) + --margin.
+     */
     private long expiry(Result r) throws Exception {
         int m = intOpt("m", 100_000);
-        int expiry = intOpt("expiry", 5);
+        int maxOpen = intOpt("max-open", 5000);
+        int inflight = Math.min(maxOpen, intOpt("inflight", 100));
+        double calibrate = dblOpt("calibrate", 0.03);
+        double rateFactor = dblOpt("rate-factor", 0.7);
+        double margin = dblOpt("margin", 5);
+        long connectExpiry = Long.parseLong(opt("connect-expiry", "86400"));
         int probeRate = intOpt("probe-rate", 20);
-        double idleSecs = Double.parseDouble(opt("idle-probe", "3"));
-        double timeout = Double.parseDouble(opt("timeout", "300"));
+        double idleSecs = dblOpt("idle-probe", 3);
+        double during = dblOpt("during", 5);
+        double timeout = dblOpt("timeout", 1800);
+        boolean jvm = Boolean.parseBoolean(opt("jvm", "false"));
         String jdbc = opts.get("jdbc");
-        r.param("m", m).param("session_expiry_s", expiry).param("probe_rate_per_s", probeRate)
-                .param("idle_probe_s", idleSecs).param("timeout_s", timeout)
-                .param("gone_measured_by", jdbc != null ? "SELECT count(*) FROM sessions (poll 100 ms)"
-                        : "n/a: not observable by SQL; CONNACK probes only, window = expiry + 5 s");
+        // Calibration: at least 3 % of m (at least 5 x the CONNECTs in flight) and --calibrate-s seconds, at most 20 % of
+        // m (or the minimum) and 60 s: the JIT warm-up of both sides takes seconds (Tether's rate still doubled after 8 s).
+        int nCal = (int) Math.max(5L * inflight, Math.round(m * calibrate));
+        int nCalMax = Math.max(nCal, m / 5);
+        double calMinSecs = dblOpt("calibrate-s", 15);
+        // spread: source addresses 127.0.0.2, .3, ... 4,000 sessions each. Short connections leave their port in
+        // TIME_WAIT for 60 s, and bind() to an address with ~20,000 of its ~28,000 ports in TIME_WAIT (20,000 per
+        // address as in the other cases) cost 4x the system CPU here and halved the creation rate. one: 127.0.0.1
+        // without bind (relies on net.ipv4.tcp_tw_reuse for loopback).
+        String sources = opt("sources", "spread");
+        r.param("m", m).param("max_open", maxOpen).param("inflight", inflight).param("connect_session_expiry_s", connectExpiry)
+                .param("calibration", "at least " + nCal + " sessions and " + calMinSecs + " s, at most " + nCalMax
+                        + " sessions, created and ended at once (DISCONNECT Session Expiry 0), not part of m")
+                .param("rate_factor", rateFactor).param("margin_s", margin)
+                .param("deadline_T", "start of creation + m / (rate_factor x calibration rate in its 2nd half of time) + margin;"
+                        + " each DISCONNECT carries ceil(T - now) s, sent when that is whole")
+                .param("source_addresses", sources.equals("one") ? "127.0.0.1" : "127.0.0.2.. (4,000 sessions each)")
+                .param("probe_rate_per_s", probeRate).param("idle_probe_s", idleSecs).param("during_s", during)
+                .param("timeout_s", timeout)
+                .param("probe_baselines", "idle: after calibration, before creation (no session); pending: after creation until"
+                        + " T - 1 s, sessions offline, not due")
+                .param("gone_measured_by", jdbc != null ? "SELECT count(*) FROM sessions (poll 100 ms from T); probes T .. T + during"
+                        + " or until gone if later" : "n/a: not observable; CONNACK probes only, T .. T + during");
         r.opName = "expired session";
         long deadline = deadline(timeout);
-        // Idle baseline of probe CONNACK latency.
-        Hist idle = new Hist();
         probe(new Hist(), probeRate, deadline(0.5), "pw"); // warm-up, not recorded
-        probe(idle, probeRate, deadline(idleSecs), "pi");
-        // Create M sessions with expiry, connected.
-        List<Mqtt5AsyncClient> clients = new ArrayList<>(m);
-        for (int i = 0; i < m; i++) {
-            clients.add(client(id("e", i), localIp(i, m)));
-        }
-        long tc = System.nanoTime();
-        awaitAll(connectAll(clients, true, expiry, 100, deadline, null, r), deadline, r, "connect");
-        r.metric("create_s", (System.nanoTime() - tc) / 1e9);
-        if (!r.ok) {
-            disconnectAll(clients, deadline(30));
-            return 0;
-        }
         Connection db = jdbc == null ? null : DriverManager.getConnection(jdbc, opt("jdbc-user", "postgres"), opt("jdbc-password", "postgres"));
         String prefix = "b" + runId + "-e-%";
+        ExpiryCreator cal = new ExpiryCreator(nCalMax, maxOpen, inflight, connectExpiry, deadline, sources, "ec");
+        long tc = System.nanoTime();
+        double rate;
+        int calCount = 0;
+        try {
+            // Calibration: sessions through the whole cycle, ended at once; CONNACK counts sampled every 100 ms, the
+            // rate over the second half of the time (the first has most of both sides' JIT warm-up) fixes T.
+            long[] sampleT = new long[1000];
+            long[] sampleN = new long[1000];
+            int samples = 0;
+            long calMin = tc + (long) (calMinSecs * 1e9);
+            long calMax = Math.min(tc + 60_000_000_000L, deadline);
+            long nextSample = tc;
+            while (calCount < nCalMax && before(calMax) && (calCount < nCal || before(calMin)) && cal.start(calCount)) {
+                calCount++;
+                long now = System.nanoTime();
+                if (now - nextSample >= 0 && samples < sampleT.length) {
+                    sampleT[samples] = now;
+                    sampleN[samples++] = cal.connected.get();
+                    nextSample = now + 100_000_000L;
+                }
+            }
+            cal.awaitAllClosed();
+            long tEnd = System.nanoTime();
+            long tMid = tc + (tEnd - tc) / 2;
+            int mid = 0;
+            while (mid + 1 < samples && sampleT[mid + 1] <= tMid) {
+                mid++;
+            }
+            rate = samples > 0 && cal.lastConnack.get() > sampleT[mid]
+                    ? (cal.connected.get() - sampleN[mid]) / ((cal.lastConnack.get() - sampleT[mid]) / 1e9)
+                    : cal.connected.get() / Math.max(1e-3, (tEnd - tc) / 1e9);
+            if (cal.failed.get() > 0) {
+                r.fail("calibration connect: " + cal.failed.get() + " failed, first: " + cal.firstError.get());
+            }
+            r.metric("calibration_sessions", calCount);
+            r.metric("calibration_s", (tEnd - tc) / 1e9);
+            System.err.printf("expiry on %s: calibration: %d sessions created and ended in %.1f s, %.0f/s in the second half%n",
+                    broker, calCount, (tEnd - tc) / 1e9, rate);
+        } finally {
+            cal.close();
+        }
+        // Idle baseline of probe CONNACK latency: warm broker, no session of the case.
+        Hist idle = new Hist();
+        probe(idle, probeRate, deadline(idleSecs), "pi");
+        long t0 = System.nanoTime();
+        double toT = m / (rateFactor * Math.max(rate, 1e-3)) + margin;
+        long tT = t0 + (long) (toT * 1e9);
+        ExpiryCreator cr = new ExpiryCreator(m, maxOpen, inflight, connectExpiry, deadline, sources, "e");
+        cr.deadlineT = tT;
+        r.metric("calibration_rate_per_s", rate);
+        r.metric("T_after_creation_start_s", toT);
+        System.err.printf("expiry on %s: m=%d; T = now + %.1f s (%.0f/s x %.2f + %.0f s margin)%n", broker, m, toT, rate,
+                rateFactor, margin);
+        try {
+            // Each session leaves with Session Expiry ceil(T - now) s; creation stops at the first late one.
+            long nextLog = System.nanoTime() + 10_000_000_000L;
+            for (int i = 0; i < m && cr.late.get() == 0 && cr.start(i); i++) {
+                if (System.nanoTime() - nextLog > 0) {
+                    nextLog += 10_000_000_000L;
+                    System.err.printf("expiry on %s: %d of %d created in %.0f s (%.0f/s), T in %.1f s%n", broker,
+                            cr.connected.get(), m, (System.nanoTime() - t0) / 1e9,
+                            cr.connected.get() / ((System.nanoTime() - t0) / 1e9), (tT - System.nanoTime()) / 1e9);
+                }
+            }
+            cr.awaitAllClosed();
+        } finally {
+            cr.close();
+        }
+        long created = System.nanoTime();
+        long connected = cr.connected.get();
+        long onTime = connected - cr.late.get();
+        r.metric("sessions_created", connected);
+        r.metric("connect_failed", cr.failed.get());
+        r.metric("late", cr.late.get());
+        r.metric("not_started", m - cr.started.get());
+        r.metric("create_s", (created - t0) / 1e9);
+        r.metric("create_rate_per_s", connected / Math.max(1e-3, (created - t0) / 1e9));
+        r.metric("slack_before_T_s", (tT - created) / 1e9);
+        r.metric("deadline_spread_ms", onTime > 0 ? (cr.devMax.get() - cr.devMin.get()) / 1e6 : Double.NaN);
+        r.metric("deadline_p50_after_T_ms", cr.dev.percentileMs(50));
+        r.metric("deadline_p99_after_T_ms", cr.dev.percentileMs(99));
+        r.metric("deadline_max_after_T_ms", onTime > 0 ? cr.devMax.get() / 1e6 : Double.NaN);
+        r.metric("disconnect_failed", cr.disconnectFailed.get());
+        System.err.printf("expiry on %s: %d sessions created in %.1f s (%d connect failures, %d late, %d not started);"
+                        + " deadline spread %.1f ms; T in %.1f s%n", broker, connected, (created - t0) / 1e9, cr.failed.get(),
+                cr.late.get(), m - cr.started.get(), (cr.devMax.get() - cr.devMin.get()) / 1e6, (tT - created) / 1e9);
+        if (cr.failed.get() > 0) {
+            r.fail("connect: " + cr.failed.get() + " failed, first: " + cr.firstError.get());
+        }
+        if (cr.late.get() > 0) {
+            r.fail("late: " + cr.late.get() + " session(s) could not get a Session Expiry Interval >= 1 s before T (creation"
+                    + " slower than rate_factor x the calibration rate); " + (m - cr.started.get()) + " not created");
+        }
+        if (cr.started.get() < m && cr.late.get() == 0) {
+            r.fail("only " + cr.started.get() + " of " + m + " sessions started (deadline)");
+        }
+        if (cr.disconnectFailed.get() > 0) {
+            r.fail(cr.disconnectFailed.get() + " DISCONNECTs failed");
+        }
+        // Sessions exist, offline, not yet due: the broker's memory, and the probe baseline until T - 1 s.
+        long rss = proc.brokerRssKb();
+        long pgRss = proc.pgRssKb();
+        long heap = jvm ? proc.heapUsedKb() : -1;
+        r.metric("broker_rss_mb_before_T", rss >= 0 ? rss / 1024.0 : Double.NaN);
+        if (pgRss >= 0) {
+            r.metric("pg_rss_mb_before_T", pgRss / 1024.0);
+        }
+        if (jvm) {
+            r.metric("broker_heap_used_mb_before_T", heap >= 0 ? heap / 1024.0 : Double.NaN);
+        }
+        Hist pending = new Hist();
+        probe(pending, probeRate, Math.min(tT - 1_000_000_000L, deadline), "pp");
         if (db != null) {
             long rows = count(db, prefix);
-            r.metric("rows_before_disconnect", rows);
+            r.metric("rows_before_T", rows);
+            if (rows < onTime) {
+                r.fail((onTime - rows) + " session(s) gone before T");
+            }
         }
-        // All disconnect at once.
-        long td = System.nanoTime();
-        List<CompletableFuture<Void>> ds = new ArrayList<>(m);
-        for (Mqtt5AsyncClient c : clients) {
-            ds.add(c.disconnect());
-        }
-        awaitAll(ds, deadline, r, "disconnect");
-        long disconnected = System.nanoTime();
-        r.metric("disconnect_all_s", (disconnected - td) / 1e9);
-        // Probe while sessions expire; for Tether also watch the rows go.
-        Hist during = new Hist();
+        sleepUntil(Math.min(tT, deadline));
+        // From T: probes, and for Tether the rows watched until none is left.
+        Hist dur = new Hist();
         AtomicLong goneAt = new AtomicLong();
-        Thread watcher = null;
-        long window = deadline(expiry + 5.0);
+        long minEnd = Math.min(tT + (long) (during * 1e9), deadline);
         if (db != null) {
             final Connection dbc = db;
-            final long dl = deadline;
-            watcher = new Thread(() -> {
+            Thread watcher = new Thread(() -> {
                 try {
-                    while (before(dl)) {
+                    while (before(deadline)) {
                         if (count(dbc, prefix) == 0) {
                             goneAt.set(System.nanoTime());
                             return;
@@ -759,35 +944,163 @@ public final class LoadGen {
                 }
             }, "expiry-watch");
             watcher.start();
-            long dl2 = deadline;
-            probeWhile(during, probeRate, () -> watcherRunning(goneAt) && before(dl2), "pd");
+            probeWhile(dur, probeRate, () -> before(deadline) && (before(minEnd) || (goneAt.get() == 0 && watcher.isAlive())), "pd");
             watcher.join(remainingMs(deadline) + 1);
             db.close();
-        } else {
-            probe(during, probeRate, window, "pd");
-        }
-        if (db != null) {
             if (goneAt.get() == 0) {
                 r.fail("sessions not gone within the timeout");
-                r.metric("last_gone_after_disconnect_s", Double.NaN);
+                r.metric("last_gone_after_T_s", Double.NaN);
             } else {
-                double gone = (goneAt.get() - disconnected) / 1e9;
-                r.metric("last_gone_after_disconnect_s", gone);
-                r.metric("lag_beyond_expiry_s", gone - expiry);
+                r.metric("last_gone_after_T_s", (goneAt.get() - tT) / 1e9);
+                r.metric("last_gone_after_last_deadline_s", (goneAt.get() - tT - Math.max(0, cr.devMax.get())) / 1e9);
             }
         } else {
-            r.metric("last_gone_after_disconnect_s", Double.NaN);
-            r.metric("lag_beyond_expiry_s", Double.NaN);
+            probe(dur, probeRate, minEnd, "pd");
+            r.metric("last_gone_after_T_s", Double.NaN);
         }
+        double pendingP99 = pending.percentileMs(99);
         r.metric("probe_connack_idle_p99_ms", idle.percentileMs(99));
-        r.metric("probe_connack_during_p50_ms", during.percentileMs(50));
-        r.metric("probe_connack_during_p99_ms", during.percentileMs(99));
-        r.metric("probes_during", during.count());
-        return m;
+        r.metric("probe_connack_pending_p99_ms", pendingP99);
+        r.metric("probe_connack_during_p50_ms", dur.percentileMs(50));
+        r.metric("probe_connack_during_p99_ms", dur.percentileMs(99));
+        r.metric("during_over_pending_p99", dur.percentileMs(99) / pendingP99);
+        r.metric("probes_pending", pending.count());
+        r.metric("probes_during", dur.count());
+        return connected;
     }
 
-    private static boolean watcherRunning(AtomicLong goneAt) {
-        return goneAt.get() == 0;
+    /**
+     * Creates the expiry case's sessions: at most maxOpen connections open and inflight CONNECTs outstanding;
+     * each session leaves with DISCONNECT Session Expiry ceil(T - now) s at an instant when T - now is whole.
+     */
+    private final class ExpiryCreator {
+        final int m;
+        final int maxOpen;
+        final long connectExpiry;
+        final long deadline;
+        final Semaphore open;
+        final Semaphore inflight;
+        final AtomicLong started = new AtomicLong();
+        final AtomicLong connected = new AtomicLong();
+        final AtomicLong failed = new AtomicLong();
+        final AtomicLong late = new AtomicLong();
+        final AtomicLong disconnectFailed = new AtomicLong();
+        /** Actual deadline (DISCONNECT send time + interval) minus T, ns. */
+        final AtomicLong devMin = new AtomicLong(Long.MAX_VALUE);
+        final AtomicLong devMax = new AtomicLong(Long.MIN_VALUE);
+        final AtomicReference<String> firstError = new AtomicReference<>();
+        /** The latest CONNACK (calibration rate). */
+        final AtomicLong lastConnack = new AtomicLong();
+        /** Actual deadline minus T, µs (negative values count as 0). */
+        final Hist dev = new Hist();
+        final String sources;
+        final String kind;
+        final java.util.concurrent.ScheduledExecutorService timer = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(rn -> {
+            Thread t = new Thread(rn, "expiry-disconnect");
+            t.setDaemon(true);
+            return t;
+        });
+        /** T (nanoTime); 0: calibration, every session ends at once (DISCONNECT Session Expiry 0). */
+        volatile long deadlineT;
+
+        ExpiryCreator(int m, int maxOpen, int inflight, long connectExpiry, long deadline, String sources, String kind) {
+            this.m = m;
+            this.sources = sources;
+            this.kind = kind;
+            this.maxOpen = maxOpen;
+            this.connectExpiry = connectExpiry;
+            this.deadline = deadline;
+            this.open = new Semaphore(maxOpen);
+            this.inflight = new Semaphore(inflight);
+        }
+
+        /** Starts session i; false if no slot came before the deadline. */
+        boolean start(int i) throws InterruptedException {
+            if (!open.tryAcquire(remainingMs(deadline), TimeUnit.MILLISECONDS)) {
+                return false;
+            }
+            if (!inflight.tryAcquire(remainingMs(deadline), TimeUnit.MILLISECONDS)) {
+                open.release();
+                return false;
+            }
+            started.incrementAndGet();
+            int a = i / 4000 + (kind.equals("ec") ? 249 : 0); // calibration: other addresses than the sessions
+            String ip = sources.equals("one") ? null : "127.0." + (a / 250) + "." + (2 + a % 250);
+            Mqtt5AsyncClient c = client(id(kind, i), ip);
+            c.connectWith().cleanStart(true).sessionExpiryInterval(connectExpiry).keepAlive(120).send().whenComplete((ack, err) -> {
+                if (err != null || ack.getReasonCode().isError()) {
+                    failed.incrementAndGet();
+                    firstError.compareAndSet(null, err != null ? err.toString() : "CONNACK " + ack.getReasonCode());
+                    inflight.release();
+                    open.release();
+                    return;
+                }
+                connected.incrementAndGet();
+                lastConnack.accumulateAndGet(System.nanoTime(), Math::max);
+                if (deadlineT == 0) {
+                    send(c, 0);
+                } else {
+                    leave(c);
+                }
+                inflight.release();
+            });
+            return true;
+        }
+
+        /** Schedules c's DISCONNECT for the next instant when T - now is a whole number of seconds. */
+        void leave(Mqtt5AsyncClient c) {
+            long now = System.nanoTime();
+            long rem = deadlineT - now;
+            if (rem < 1_000_000_000L) {
+                late.incrementAndGet();
+                send(c, 0); // removed at once: not part of the measurement
+                return;
+            }
+            long k = rem / 1_000_000_000L;
+            long at = deadlineT - k * 1_000_000_000L;
+            try {
+                timer.schedule(() -> {
+                    long sent = System.nanoTime();
+                    // Whole seconds up to T, rounded up (a late timer makes the deadline late, never early; 1 ms
+                    // tolerance).
+                    long sei = Math.max(1, (deadlineT - sent - 1_000_000L + 999_999_999L) / 1_000_000_000L);
+                    long dev = sent + sei * 1_000_000_000L - deadlineT;
+                    devMin.accumulateAndGet(dev, Math::min);
+                    devMax.accumulateAndGet(dev, Math::max);
+                    this.dev.recordNanos(dev);
+                    send(c, sei);
+                }, at - now, TimeUnit.NANOSECONDS);
+            } catch (java.util.concurrent.RejectedExecutionException e) { // closed: the case ended (deadline)
+                disconnectFailed.incrementAndGet();
+                send(c, 0);
+            }
+        }
+
+        private void send(Mqtt5AsyncClient c, long sei) {
+            try {
+                c.disconnectWith().sessionExpiryInterval(sei).send().whenComplete((v, e) -> {
+                    if (e != null) {
+                        disconnectFailed.incrementAndGet();
+                    }
+                    open.release();
+                });
+            } catch (RuntimeException e) {
+                disconnectFailed.incrementAndGet();
+                open.release();
+            }
+        }
+
+        /** Waits until every started connection is closed again (its DISCONNECT sent). */
+        void awaitAllClosed() throws InterruptedException {
+            if (open.tryAcquire(maxOpen, remainingMs(deadline), TimeUnit.MILLISECONDS)) {
+                open.release(maxOpen);
+            }
+        }
+
+        /** Stops the timer (DISCONNECTs not sent by the deadline are dropped; the process exit closes them). */
+        void close() {
+            timer.shutdownNow();
+        }
     }
 
     private static long count(Connection db, String prefix) throws Exception {
@@ -898,7 +1211,7 @@ public final class LoadGen {
         ok &= smokeCase("latency", Map.of("rate", "500", "publishers", "2", "duration", "2"));
         ok &= smokeCase("resume", Map.of("n", "20", "k", "20"));
         ok &= smokeCase("idle", Map.of("connections", "200", "hold", "2"));
-        ok &= smokeCase("expiry", Map.of("m", "100", "expiry", "2", "idle-probe", "1", "timeout", "30"));
+        ok &= smokeCase("expiry", Map.of("m", "200", "margin", "2", "idle-probe", "1", "during", "2", "timeout", "60"));
         System.out.printf("smoke: %s in %.1f s%n", ok ? "PASSED" : "FAILED", (System.nanoTime() - t0) / 1e9);
         return ok;
     }
@@ -916,6 +1229,25 @@ public final class LoadGen {
 
     // ---------------------------------------------------------------- result
 
+    /** CPU of broker and generator and operations between two snapshots: the measured window. */
+    record Window(double brokerCpuMs, double selfCpuMs, long ops) {
+    }
+
+    /** Snapshot at a window's start; {@link #end} gives the window. */
+    private final class WindowStart {
+        final double cpu = proc.enabled() ? proc.cpuMs() : Double.NaN;
+        final double self = Proc.selfCpuMs();
+        final long ops;
+
+        WindowStart(long ops) {
+            this.ops = ops;
+        }
+
+        Window end(long opsNow) {
+            return new Window(proc.enabled() ? proc.cpuMs() - cpu : Double.NaN, Proc.selfCpuMs() - self, opsNow - ops);
+        }
+    }
+
     static final class Result {
         final String scenario;
         final String caseName;
@@ -926,6 +1258,9 @@ public final class LoadGen {
         final List<String> errors = new ArrayList<>();
         volatile boolean ok = true;
         String opName = "op";
+        Integer run;
+        /** Set by a scenario with a warm-up: CPU and operations counted over its measured window only. */
+        Window window;
 
         Result(String scenario, String caseName, String broker) {
             this.scenario = scenario;
@@ -958,6 +1293,9 @@ public final class LoadGen {
             m.put("case", caseName);
             m.put("scenario", scenario);
             m.put("broker", broker);
+            if (run != null) {
+                m.put("run", run);
+            }
             m.put("ok", ok);
             m.put("params", params);
             m.put("metrics", metrics);

@@ -182,6 +182,28 @@ final class Proc {
         return out;
     }
 
+    /** Java heap in use (live and not yet collected; no GC is forced) from jcmd GC.heap_info, KB; -1 if unavailable. */
+    long heapUsedKb() {
+        if (brokerPid <= 0) {
+            return -1;
+        }
+        try {
+            Process p = new ProcessBuilder("jcmd", Long.toString(brokerPid), "GC.heap_info").redirectErrorStream(true).start();
+            String text = new String(p.getInputStream().readAllBytes());
+            if (!p.waitFor(30, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                return -1;
+            }
+            Matcher m = Pattern.compile("heap\\s+total \\d+K, used (\\d+)K").matcher(text);
+            return m.find() ? Long.parseLong(m.group(1)) : -1;
+        } catch (IOException e) {
+            return -1;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return -1;
+        }
+    }
+
     /** CPU milliseconds used by this (load generator) JVM so far. */
     static double selfCpuMs() {
         java.lang.management.OperatingSystemMXBean os = ManagementFactory.getOperatingSystemMXBean();
