@@ -29,11 +29,13 @@ import dev.tether.session.StoredSession;
 import dev.tether.session.Will;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.sqlclient.Row;
-import io.vertx.mutiny.sqlclient.RowSet;
 import io.vertx.mutiny.sqlclient.SqlConnection;
 import io.vertx.mutiny.sqlclient.Tuple;
 import jakarta.enterprise.context.ApplicationScoped;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.json.JsonArray;
 import java.time.Instant;
+import java.time.OffsetDateTime;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -41,6 +43,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.UUID;
+import java.util.stream.Collectors;
 
 /**
  * Writes a run of same-kind session events inside one transaction, with one statement (or one
@@ -125,7 +129,7 @@ public class SessionWriter {
     }
 
     /** One statement for the whole run, its parameters arrays with one element per event. */
-    private static Uni<List<Object>> oneStatement(SqlConnection tx, String sql, List<SessionEvent> run, Tuple params) {
+    private static Uni<List<Object>> oneStatement(SqlConnection tx, String sql, List<?> run, Tuple params) {
         return tx.preparedQuery(sql).execute(params).replaceWith(nulls(run.size()));
     }
 
@@ -145,10 +149,9 @@ public class SessionWriter {
             ids[i] = run.get(i).messageId();
             packetIds[i] = run.get(i).packetId();
         }
-        return tx.preparedQuery("UPDATE queued_messages q SET state = 'sent', packet_id = s.packet_id "
-                        + "FROM unnest($1::bigint[], $2::integer[]) AS s (message_id, packet_id) "
-                        + "WHERE q.message_id = s.message_id")
-                .execute(Tuple.of(ids, packetIds)).replaceWith(nulls(run.size()));
+        return oneStatement(tx, "UPDATE queued_messages q SET state = 'sent', packet_id = s.packet_id "
+                + "FROM unnest($1::bigint[], $2::integer[]) AS s (message_id, packet_id) "
+                + "WHERE q.message_id = s.message_id", run, Tuple.of(ids, packetIds));
     }
 
     // ---- CONNECT -------------------------------------------------------------------------------
@@ -216,8 +219,8 @@ public class SessionWriter {
         }
         int n = upserts.size();
         String[] versions = new String[n];
-        java.util.UUID[] instances = new java.util.UUID[n];
-        java.time.OffsetDateTime[] connectedAt = new java.time.OffsetDateTime[n];
+        UUID[] instances = new UUID[n];
+        OffsetDateTime[] connectedAt = new OffsetDateTime[n];
         Long[] expiries = new Long[n];
         for (int i = 0; i < n; i++) {
             SessionOpening e = upserts.get(i);
@@ -356,9 +359,9 @@ public class SessionWriter {
         }
         if (!offline.isEmpty()) {
             int n = offline.size();
-            java.time.OffsetDateTime[] closedAt = new java.time.OffsetDateTime[n];
+            OffsetDateTime[] closedAt = new OffsetDateTime[n];
             Long[] expiries = new Long[n];
-            java.time.OffsetDateTime[] deadlines = new java.time.OffsetDateTime[n];
+            OffsetDateTime[] deadlines = new OffsetDateTime[n];
             for (int i = 0; i < n; i++) {
                 SessionClosed e = offline.get(i);
                 closedAt[i] = SqlValues.timestamp(e.closedAt());
@@ -374,8 +377,8 @@ public class SessionWriter {
                     .replaceWithVoid());
         }
         if (!willDue.isEmpty()) {
-            java.time.OffsetDateTime[] publishAt = willDue.stream()
-                    .map(e -> SqlValues.timestamp(e.willPublishAt().get())).toArray(java.time.OffsetDateTime[]::new);
+            OffsetDateTime[] publishAt = willDue.stream()
+                    .map(e -> SqlValues.timestamp(e.willPublishAt().get())).toArray(OffsetDateTime[]::new);
             steps = steps.chain(() -> tx.preparedQuery("UPDATE session_wills w SET publish_at = c.publish_at "
                             + "FROM unnest($1::text[], $2::timestamptz[]) AS c (client_id, publish_at) "
                             + "WHERE w.client_id = c.client_id")
@@ -392,8 +395,8 @@ public class SessionWriter {
         return events.stream().map(SessionClosed::clientId).toArray(String[]::new);
     }
 
-    private static java.util.UUID[] instanceIds(List<SessionClosed> events) {
-        return events.stream().map(SessionClosed::instanceId).toArray(java.util.UUID[]::new);
+    private static UUID[] instanceIds(List<SessionClosed> events) {
+        return events.stream().map(SessionClosed::instanceId).toArray(UUID[]::new);
     }
 
     // ---- subscriptions ---------------------------------------------------------------------------
@@ -452,15 +455,15 @@ public class SessionWriter {
         int n = copies.size();
         String[] clients = new String[n];
         String[] topics = new String[n];
-        io.vertx.core.buffer.Buffer[] payloads = new io.vertx.core.buffer.Buffer[n];
+        Buffer[] payloads = new Buffer[n];
         Short[] qos = new Short[n];
         Boolean[] retain = new Boolean[n];
         Short[] formats = new Short[n];
         String[] contentTypes = new String[n];
         String[] responseTopics = new String[n];
-        io.vertx.core.buffer.Buffer[] correlations = new io.vertx.core.buffer.Buffer[n];
+        Buffer[] correlations = new Buffer[n];
         String[] userProperties = new String[n];
-        java.time.OffsetDateTime[] expiresAt = new java.time.OffsetDateTime[n];
+        OffsetDateTime[] expiresAt = new OffsetDateTime[n];
         String[] subscriptionIds = new String[n];
         Map<String, Integer> perClient = new HashMap<>();
         for (int i = 0; i < n; i++) {
@@ -476,11 +479,11 @@ public class SessionWriter {
             contentTypes[i] = p.contentType();
             responseTopics[i] = p.responseTopic();
             correlations[i] = SqlValues.bytes(p.correlationData());
-            io.vertx.core.json.JsonArray props = SqlValues.userProperties(p);
+            JsonArray props = SqlValues.userProperties(p);
             userProperties[i] = props == null ? null : props.encode();
             expiresAt[i] = SqlValues.timestamp(m.expiresAt());
             subscriptionIds[i] = q.subscriptionIdentifiers().stream().map(String::valueOf)
-                    .collect(java.util.stream.Collectors.joining(",", "{", "}"));
+                    .collect(Collectors.joining(",", "{", "}"));
             perClient.merge(q.clientId(), 1, Integer::sum);
         }
         int limit = sessionConfig.maxQueuedMessages();
@@ -488,7 +491,7 @@ public class SessionWriter {
         if (sessionConfig.queueOverflowPolicy() == QueueOverflowPolicy.DROP_OLDEST) {
             // Room for all new copies of a session: drop its oldest never-sent messages beyond the limit.
             String[] roomClients = perClient.keySet().toArray(String[]::new);
-            Integer[] incoming = java.util.Arrays.stream(roomClients).map(perClient::get).toArray(Integer[]::new);
+            Integer[] incoming = Arrays.stream(roomClients).map(perClient::get).toArray(Integer[]::new);
             makeRoom = tx.preparedQuery("WITH c AS (SELECT c.client_id, c.incoming, "
                             + "(SELECT count(*) FROM queued_messages q WHERE q.client_id = c.client_id) AS depth "
                             + "FROM unnest($1::text[], $2::integer[]) AS c (client_id, incoming)), "
@@ -525,16 +528,13 @@ public class SessionWriter {
                 .map(rows -> {
                     // Ids come from one sequence in insertion order (ORDER BY ord): per session, its inserted
                     // copies are its first ones (rn <= free), in order of their ids.
+                    List<Row> inserted = new ArrayList<>();
+                    rows.forEach(inserted::add);
+                    inserted.sort(java.util.Comparator.comparingLong(r -> r.getLong(0)));
                     Map<String, ArrayDeque<Long>> ids = new HashMap<>();
-                    for (Row r : rows) {
+                    for (Row r : inserted) {
                         ids.computeIfAbsent(r.getString(1), k -> new ArrayDeque<>()).add(r.getLong(0));
                     }
-                    ids.values().forEach(q -> {
-                        List<Long> sorted = new ArrayList<>(q);
-                        sorted.sort(null);
-                        q.clear();
-                        q.addAll(sorted);
-                    });
                     List<Object> out = new ArrayList<>(run.size());
                     for (MessagesQueued e : run) {
                         List<Long> eventIds = new ArrayList<>(e.messages().size());

@@ -55,8 +55,4 @@ final class SqlValues {
         }
         return out;
     }
-
-    static Integer[] integers(List<Integer> list) {
-        return list.toArray(new Integer[0]);
-    }
 }
