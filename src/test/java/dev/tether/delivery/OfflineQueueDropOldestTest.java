@@ -1,13 +1,10 @@
 package dev.tether.delivery;
 
-import static java.util.concurrent.TimeUnit.MILLISECONDS;
 import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import com.hivemq.client.mqtt.MqttGlobalPublishFilter;
 import com.hivemq.client.mqtt.datatypes.MqttQos;
 import com.hivemq.client.mqtt.mqtt5.Mqtt5BlockingClient;
-import com.hivemq.client.mqtt.mqtt5.message.publish.Mqtt5Publish;
 import dev.tether.listener.MqttListener;
 import dev.tether.testing.PostgresResource;
 import dev.tether.testing.Sql;
@@ -21,7 +18,6 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import javax.sql.DataSource;
 import org.junit.jupiter.api.Test;
@@ -52,10 +48,7 @@ class OfflineQueueDropOldestTest {
         String id = TestClients.uniqueId("oq-oldest");
         String topic = "oq/oldest/" + id;
         Sql sql = new Sql(dataSource);
-        Mqtt5BlockingClient sub = TestClients.mqtt5(listener.port(), id);
-        sub.connectWith().cleanStart(false).sessionExpiryInterval(300).send();
-        sub.subscribeWith().topicFilter(topic).qos(MqttQos.AT_LEAST_ONCE).send();
-        sub.disconnect();
+        OfflineQueueClients.subscribeThenGoOffline(listener.port(), id, topic);
 
         Mqtt5BlockingClient pub = TestClients.mqtt5(listener.port(), TestClients.uniqueId("oq-oldest-pub"));
         pub.connect();
@@ -75,19 +68,6 @@ class OfflineQueueDropOldestTest {
                 + "ORDER BY message_id", id).stream().map(r -> r.get("p")).toList())
                 .containsExactly("3", "4", "5", "6", "7");
 
-        Mqtt5BlockingClient again = TestClients.mqtt5(listener.port(), id);
-        try (Mqtt5BlockingClient.Mqtt5Publishes publishes = again.publishes(MqttGlobalPublishFilter.ALL)) {
-            assertThat(again.connectWith().cleanStart(false).sessionExpiryInterval(300).send().isSessionPresent()).isTrue();
-            List<String> got = new ArrayList<>();
-            for (int i = 0; i < 5; i++) {
-                Optional<Mqtt5Publish> p = publishes.receive(5, SECONDS);
-                assertThat(p).as("message %d", i).isPresent();
-                got.add(new String(p.get().getPayloadAsBytes(), StandardCharsets.UTF_8));
-            }
-            assertThat(got).containsExactly("3", "4", "5", "6", "7");
-            assertThat(publishes.receive(1500, MILLISECONDS)).isEmpty();
-        } finally {
-            again.disconnectWith().sessionExpiryInterval(0).send();
-        }
+        OfflineQueueClients.resumeAndExpectExactly(listener.port(), id, "3", "4", "5", "6", "7");
     }
 }

@@ -90,10 +90,7 @@ class OfflineQueueLimitTest {
         String id = TestClients.uniqueId("oq-burst");
         String topic = "oq/burst/" + id;
         Sql sql = new Sql(dataSource);
-        Mqtt5BlockingClient sub = TestClients.mqtt5(listener.port(), id);
-        sub.connectWith().cleanStart(false).sessionExpiryInterval(300).send();
-        sub.subscribeWith().topicFilter(topic).qos(MqttQos.AT_LEAST_ONCE).send();
-        sub.disconnect();
+        OfflineQueueClients.subscribeThenGoOffline(listener.port(), id, topic);
 
         Mqtt5BlockingClient pub = TestClients.mqtt5(listener.port(), TestClients.uniqueId("oq-burst-pub"));
         pub.connect();
@@ -109,19 +106,6 @@ class OfflineQueueLimitTest {
                 + "ORDER BY message_id", id).stream().map(r -> r.get("p")).toList())
                 .containsExactly("0", "1", "2", "3", "4");
 
-        Mqtt5BlockingClient again = TestClients.mqtt5(listener.port(), id);
-        try (Mqtt5BlockingClient.Mqtt5Publishes publishes = again.publishes(MqttGlobalPublishFilter.ALL)) {
-            assertThat(again.connectWith().cleanStart(false).sessionExpiryInterval(300).send().isSessionPresent()).isTrue();
-            List<String> got = new ArrayList<>();
-            for (int i = 0; i < 5; i++) {
-                Optional<Mqtt5Publish> p = publishes.receive(5, SECONDS);
-                assertThat(p).as("message %d", i).isPresent();
-                got.add(new String(p.get().getPayloadAsBytes(), StandardCharsets.UTF_8));
-            }
-            assertThat(got).containsExactly("0", "1", "2", "3", "4");
-            assertThat(publishes.receive(1500, MILLISECONDS)).isEmpty();
-        } finally {
-            again.disconnectWith().sessionExpiryInterval(0).send();
-        }
+        OfflineQueueClients.resumeAndExpectExactly(listener.port(), id, "0", "1", "2", "3", "4");
     }
 }
