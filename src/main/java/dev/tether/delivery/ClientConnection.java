@@ -2,6 +2,7 @@ package dev.tether.delivery;
 
 import dev.tether.protocol.PublishedMessage;
 import java.util.List;
+import java.util.concurrent.CompletionStage;
 
 /**
  * A live client connection as seen by message delivery. Implementations are thread-safe: each
@@ -16,6 +17,9 @@ public interface ClientConnection {
      */
     void deliver(PublishedMessage message, int qos, List<Integer> subscriptionIdentifiers, long messageId);
 
-    /** Another connection took this Client Identifier over [MQTT-3.1.4-3]. */
-    void takeOver(boolean newCleanStart);
+    /**
+     * Another connection took this Client Identifier over [MQTT-3.1.4-3]. The stage completes once this
+     * connection has settled: its will decided, DISCONNECT 0x8E sent, nothing more of it to come.
+     */
+    CompletionStage<Void> takeOver(boolean newCleanStart);
 }

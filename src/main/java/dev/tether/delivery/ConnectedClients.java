@@ -19,6 +19,24 @@ public class ConnectedClients {
         return byClientId.remove(clientId, connection);
     }
 
+    /**
+     * If {@code connection} still owns {@code clientId}, runs {@code whileOwner} and then frees the Client
+     * Identifier, atomically with respect to {@link #register}: a connection registering after this call sees
+     * what {@code whileOwner} did (the session's close published first). Returns false when it was taken over.
+     */
+    public boolean unregisterIfOwner(String clientId, ClientConnection connection, Runnable whileOwner) {
+        boolean[] owner = {false};
+        byClientId.computeIfPresent(clientId, (id, current) -> {
+            if (current != connection) {
+                return current;
+            }
+            owner[0] = true;
+            whileOwner.run();
+            return null;
+        });
+        return owner[0];
+    }
+
     public Optional<ClientConnection> get(String clientId) {
         return Optional.ofNullable(byClientId.get(clientId));
     }

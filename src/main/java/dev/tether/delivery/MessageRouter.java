@@ -53,6 +53,15 @@ public class MessageRouter {
     }
 
     public Uni<Routed> route(PublishedMessage message) {
+        return route(message, Optional.empty());
+    }
+
+    /**
+     * Routes a message that came as a QoS 2 PUBLISH from a durable session: its Packet Identifier is recorded in
+     * the same transaction as the message's queued copies (or on its own when nothing is queued), so the message
+     * is routed exactly when the identifier that deduplicates the client's resend is stored.
+     */
+    public Uni<Routed> route(PublishedMessage message, Optional<SessionEvent.InboundQos2Received> receipt) {
         Uni<Void> retainedWrite = Uni.createFrom().voidItem();
         if (message.retain()) {
             retained.apply(message);
@@ -76,10 +85,12 @@ public class MessageRouter {
         }
         Routed routed = new Routed(matches.size() + groups.size());
         if (durable.isEmpty()) {
-            return retainedWrite.replaceWith(routed);
+            Uni<Void> receiptWrite = receipt.isEmpty() ? Uni.createFrom().voidItem()
+                    : events.publish(receipt.get()).replaceWithVoid();
+            return Uni.combine().all().unis(retainedWrite, receiptWrite).discardItems().replaceWith(routed);
         }
         // The store answers a MessagesQueued with the message ids, in order (0: not queued, queue full).
-        Uni<List<Long>> queued = events.publish(new SessionEvent.MessagesQueued(durable));
+        Uni<List<Long>> queued = events.publish(new SessionEvent.MessagesQueued(durable, receipt));
         return retainedWrite.chain(() -> queued).map(ids -> {
             for (int i = 0; i < durable.size(); i++) {
                 QueuedMessage q = durable.get(i);

@@ -20,16 +20,22 @@ public sealed interface SessionEvent {
     /** The Client Identifier the event concerns, or {@code null} for events that name none. */
     String clientId();
 
-    /** A CONNECT was received: decide and record the session (the reply is a {@code SessionOpened}). */
-    record SessionOpening(ConnectRequest request, Optional<Will> will, UUID instanceId, Instant at)
+    /**
+     * A CONNECT was received: decide and record the session (the reply is a {@code SessionOpened}).
+     * {@code connectionId} names the network connection, fresh for every CONNECT: it fences the writes that end it.
+     */
+    record SessionOpening(ConnectRequest request, Optional<Will> will, UUID instanceId, UUID connectionId, Instant at)
             implements SessionEvent {
         public String clientId() {
             return request.clientId();
         }
     }
 
-    /** A connection closed; the session ends now when {@code expiry} is 0, else at {@code closedAt + expiry}. */
-    record SessionClosed(String clientId, UUID instanceId, Instant closedAt, ExpiryInterval expiry,
+    /**
+     * A connection closed; the session ends now when {@code expiry} is 0, else at {@code closedAt + expiry}.
+     * Written only while the session row still names {@code connectionId}: a close never ends a newer connection.
+     */
+    record SessionClosed(String clientId, UUID instanceId, UUID connectionId, Instant closedAt, ExpiryInterval expiry,
                          Optional<Instant> willPublishAt) implements SessionEvent {
     }
 
@@ -49,10 +55,18 @@ public sealed interface SessionEvent {
         }
     }
 
-    /** QoS 1/2 messages for durable sessions; the reply is the message ids (0 when not queued). */
-    record MessagesQueued(List<QueuedMessage> messages) implements SessionEvent {
+    /**
+     * QoS 1/2 messages for durable sessions; the reply is the message ids (0 when not queued). When the message
+     * came as a QoS 2 PUBLISH from a durable session, {@code receipt} records its Packet Identifier in the same
+     * transaction: the message is routed exactly when its identifier is known, never one without the other.
+     */
+    record MessagesQueued(List<QueuedMessage> messages, Optional<InboundQos2Received> receipt) implements SessionEvent {
         public MessagesQueued {
             messages = List.copyOf(messages);
+        }
+
+        public MessagesQueued(List<QueuedMessage> messages) {
+            this(messages, Optional.empty());
         }
 
         public String clientId() {

@@ -29,19 +29,42 @@ public class SessionEvents {
      * Publishes an event; the returned {@link Uni} completes with the store's result once the
      * event is committed (or fails if it could not be).
      */
-    @SuppressWarnings("unchecked")
     public <T> Uni<T> publish(SessionEvent event) {
+        return committed(submit(event));
+    }
+
+    /**
+     * Publishes an event and returns it pending: its future completes with the store's result once committed.
+     * Whoever no longer wants it written cancels the future ({@code committed().cancel(false)}): the store skips
+     * an event cancelled before its transaction starts and undoes a {@code SessionOpening} cancelled too late.
+     */
+    public PendingEvent submit(SessionEvent event) {
         CompletableFuture<Object> committed = new CompletableFuture<>();
         waiting.incrementAndGet();
         committed.whenComplete((r, f) -> released());
+        PendingEvent pending = new PendingEvent(event, committed);
         synchronized (processor) {
-            processor.onNext(new PendingEvent(event, committed));
+            processor.onNext(pending);
         }
-        return Uni.createFrom().completionStage(() -> (CompletableFuture<T>) (CompletableFuture<?>) committed)
-                .memoize().indefinitely();
+        return pending;
     }
 
-    /** Publishes an event whose commit nobody waits for. */
+    /** The store's result of a submitted event, as a {@link Uni}. */
+    @SuppressWarnings("unchecked")
+    public static <T> Uni<T> committed(PendingEvent pending) {
+        CompletableFuture<T> f = (CompletableFuture<T>) (CompletableFuture<?>) pending.committed();
+        return Uni.createFrom().completionStage(() -> f).memoize().indefinitely();
+    }
+
+    /**
+     * Publishes an event whose commit nobody waits for. The store retries it while PostgreSQL is away; it fails
+     * only when it can never be written, which {@code onFailure} hears about (to close the client concerned).
+     */
+    public void publishAndForget(SessionEvent event, java.util.function.Consumer<Throwable> onFailure) {
+        publish(event).subscribe().with(r -> { }, onFailure);
+    }
+
+    /** Publishes an event whose commit nobody waits for and whose permanent failure the store has logged. */
     public void publishAndForget(SessionEvent event) {
         publish(event).subscribe().with(r -> { }, f -> { });
     }

@@ -4,7 +4,9 @@ import dev.tether.delivery.ClientConnection;
 import dev.tether.delivery.OutboundWindow;
 import dev.tether.delivery.StoredOutboundMessage;
 import dev.tether.delivery.WillPublisher;
+import dev.tether.events.PendingEvent;
 import dev.tether.events.SessionEvent;
+import dev.tether.events.SessionEvents;
 import dev.tether.events.SessionOpened;
 import dev.tether.protocol.ConnectReasonCode;
 import dev.tether.protocol.DisconnectReasonCode;
@@ -57,6 +59,8 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.function.Consumer;
 import org.jboss.logging.Logger;
 
@@ -108,6 +112,18 @@ final class MqttConnection implements ClientConnection {
     private Will will;
     private boolean publishWillOnClose = true;
     private volatile boolean takenOver;
+    /** Names this connection in PostgreSQL ({@code sessions.connection_id}), fencing its writes. */
+    private final UUID connectionId = UUID.randomUUID();
+    /** This connection's SessionOpening once published, cancelled if the CONNECT is refused. */
+    private PendingEvent opening;
+    /** The old session's subscriptions removed by Clean Start 1, put back if the CONNECT is refused. */
+    private List<Subscription> discardedSubscriptions;
+    /** This connection's hold on the session has ended (closed, DISCONNECT, taken over or refused). */
+    private boolean ended;
+    /** Waiting for the connection this one took over to settle; its own session is not yet opened. */
+    private boolean awaitingPredecessor;
+    /** Completes when the connection this one took over has settled (at once when there was none). */
+    private volatile CompletionStage<Void> predecessorSettled = CompletableFuture.completedFuture(null);
     private OutboundWindow window = new OutboundWindow(65535);
     private long lastPacketNanos = System.nanoTime();
     private long keepAliveTimer = -1;
@@ -304,15 +320,6 @@ final class MqttConnection implements ClientConnection {
                 NettyPackets.unsignedInt(props, MqttPropertyType.SESSION_EXPIRY_INTERVAL).map(ExpiryInterval::ofSeconds));
         expiry = SessionRules.grantedExpiry(request, services.policy());
         phase = Phase.CONNECTING;
-
-        // [MQTT-3.1.4-3] takeover: the previous connection of this Client Identifier is closed.
-        services.clients().register(id, this).ifPresent(previous -> {
-            previous.takeOver(cleanStart);
-            services.events().publishAndForget(new SessionEvent.SessionTakenOver(clientId, services.instanceId(), now()));
-        });
-        Uni<SessionOpened> opened = services.events().publish(
-                new SessionEvent.SessionOpening(request, Optional.ofNullable(will), services.instanceId(), now()));
-        boolean announceAssigned = assigned;
         int keepAlive = header.keepAliveTimeSeconds();
         Optional<Integer> maxKeepAlive = services.mqtt().maxKeepAlive();
         if (mqtt5() && maxKeepAlive.isPresent() && (keepAlive == 0 || keepAlive > maxKeepAlive.get())) {
@@ -321,11 +328,50 @@ final class MqttConnection implements ClientConnection {
         }
         keepAliveSeconds = keepAlive;
         responseInformation = requestResponseInformation ? "tether/response/" + id : null;
-        if (cleanStart && !expiry.isDurable() && !services.sessions().isDurable(id)) {
+        if (cleanStart) {
+            // [MQTT-3.1.2-4] the old session ends with this CONNECT: nothing routed from now on reaches it. Its
+            // subscriptions are kept aside in case the CONNECT is refused and the old session stays.
+            discardedSubscriptions = services.subscriptions().subscriptionsOf(id);
+            services.subscriptions().removeAll(id);
+        }
+
+        // [MQTT-3.1.4-3] takeover: the previous connection of this Client Identifier is closed, and this one
+        // goes on only once that connection has settled (ended or handed over), so that the session's events
+        // of the old connection come before this one's in PostgreSQL, and its will is decided exactly once.
+        boolean announceAssigned = assigned;
+        Optional<ClientConnection> previous = services.clients().register(id, this);
+        if (previous.isEmpty()) {
+            open(request, announceAssigned);
+            return;
+        }
+        services.events().publishAndForget(new SessionEvent.SessionTakenOver(clientId, services.instanceId(), now()));
+        awaitingPredecessor = true;
+        CompletableFuture<Void> predecessorSettled = new CompletableFuture<>();
+        this.predecessorSettled = predecessorSettled;
+        previous.get().takeOver(cleanStart).whenComplete((v, f) -> context.runOnContext(x -> {
+            awaitingPredecessor = false;
+            predecessorSettled.complete(null);
+            if (takenOver || ended) {
+                return; // refused meanwhile, or taken over in turn
+            }
+            open(request, announceAssigned);
+            if (phase == Phase.CLOSED) {
+                end(); // the client left while the old connection settled: its session is closed like any other
+            }
+        }));
+    }
+
+    /** Records the session in PostgreSQL (for a durable one, before CONNACK) and accepts the connection. */
+    private void open(ConnectRequest request, boolean announceAssigned) {
+        String id = request.clientId();
+        opening = services.events().submit(new SessionEvent.SessionOpening(request, Optional.ofNullable(will),
+                services.instanceId(), connectionId, now()));
+        Uni<SessionOpened> opened = SessionEvents.committed(opening);
+        if (request.cleanStart() && !expiry.isDurable() && !services.sessions().isDurable(id)) {
             // Nothing to wait for: a new, non-durable session replacing no durable one; it is written without
             // delaying the client. (Discarding a durable session is acknowledged only once committed.)
             services.sessions().put(id, false);
-            services.subscriptions().removeAll(id);
+            discardedSubscriptions = null;
             ConnectDecision decision = SessionRules.onConnect(request, Optional.empty(), now(), services.policy());
             onContext(opened, r -> r.willsToPublish().forEach(w -> wills.publishAndForget(clientId, w)),
                     f -> LOG.warnf("session %s not recorded: %s", clientId, f.toString()));
@@ -339,6 +385,7 @@ final class MqttConnection implements ClientConnection {
                     }
                     ConnectDecision d = r.decision();
                     expiry = d.grantedExpiry();
+                    discardedSubscriptions = null;
                     services.sessions().put(clientId, expiry.isDurable());
                     if (d.sessionPresent()) {
                         r.subscriptions().forEach(services.subscriptions()::put);
@@ -445,9 +492,16 @@ final class MqttConnection implements ClientConnection {
                 .sessionPresent(false)
                 .properties(props)
                 .build();
-        if (clientId != null) {
-            services.clients().unregister(clientId, this);
+        if (opening != null) {
+            // Refused: PostgreSQL must look as if this CONNECT never came. An opening not yet written is skipped;
+            // one already on its way is closed by the store as soon as it commits (Reconciler).
+            opening.committed().cancel(false);
         }
+        if (clientId != null && services.clients().unregister(clientId, this) && discardedSubscriptions != null) {
+            discardedSubscriptions.forEach(services.subscriptions()::put); // Clean Start refused: the old session stays
+        }
+        discardedSubscriptions = null;
+        ended = true; // nothing of this connection reaches PostgreSQL any more
         if (phase == Phase.AWAITING_CONNECT) {
             phase = Phase.CLOSED;
         }
@@ -522,14 +576,17 @@ final class MqttConnection implements ClientConnection {
         }
         PendingAck ack = new PendingAck(qos == 1 ? MqttMessageType.PUBACK : MqttMessageType.PUBREC, packetId);
         pendingAcks.add(ack);
-        Uni<Void> stored = Uni.createFrom().voidItem();
+        Optional<SessionEvent.InboundQos2Received> receipt = Optional.empty();
         if (qos == 2) {
             inboundQos2.add(packetId);
             if (expiry.isDurable()) {
-                stored = services.events().publish(new SessionEvent.InboundQos2Received(clientId, packetId)).replaceWithVoid();
+                // Stored with the message's routing, in one transaction: after a failure or a crash the client's
+                // resend is either a duplicate of a routed message or a new message, never a lost one.
+                receipt = Optional.of(new SessionEvent.InboundQos2Received(clientId, packetId));
             }
         }
-        Uni<Integer> reason = stored.chain(() -> services.router().route(message))
+        // Routed now, in arrival order whatever the QoS (a retained message is replaced in the order published).
+        Uni<Integer> reason = services.router().route(message, receipt)
                 .map(r -> mqtt5() && r.matchedSessions() == 0 ? 0x10 : 0x00);
         onContext(reason, code -> {
             ack.reasonCode = code;
@@ -610,7 +667,7 @@ final class MqttConnection implements ClientConnection {
     private void onPubackOrPubcomp(int packetId) {
         window.complete(packetId).ifPresent(f -> {
             if (f.messageId() > 0) {
-                services.events().publishAndForget(new SessionEvent.MessageAcknowledged(clientId, f.messageId()));
+                persist(new SessionEvent.MessageAcknowledged(clientId, f.messageId()));
             }
         });
         pump();
@@ -624,8 +681,14 @@ final class MqttConnection implements ClientConnection {
             return;
         }
         Optional<OutboundWindow.InFlight> f = window.release(packetId);
-        f.filter(x -> x.messageId() > 0).ifPresent(x ->
-                services.events().publishAndForget(new SessionEvent.MessageReleased(clientId, x.messageId())));
+        if (f.isPresent() && f.get().messageId() > 0) {
+            // The release is committed before PUBREL leaves: after a crash the resume sends PUBREL, never the
+            // PUBLISH again [MQTT-4.3.3-5].
+            onContext(services.events().publish(new SessionEvent.MessageReleased(clientId, f.get().messageId())),
+                    v -> write(NettyPackets.ack(MqttMessageType.PUBREL, packetId, 0, mqtt5())),
+                    this::stateNotStored);
+            return;
+        }
         write(NettyPackets.ack(MqttMessageType.PUBREL, packetId, f.isPresent() || !mqtt5() ? 0 : 0x92, mqtt5()));
     }
 
@@ -734,6 +797,10 @@ final class MqttConnection implements ClientConnection {
         if (d.protocolError()) {
             disconnect(DisconnectReasonCode.PROTOCOL_ERROR);
         } else {
+            // The session's connection ends with the DISCONNECT, not when the socket's close is processed: a
+            // CONNECT that follows at once, even in the same event-loop turn, finds the session already ended.
+            disconnecting = true;
+            end();
             transport.close();
         }
     }
@@ -770,27 +837,47 @@ final class MqttConnection implements ClientConnection {
         if (was == Phase.AWAITING_CONNECT || clientId == null) {
             return;
         }
-        boolean owner = services.clients().unregister(clientId, this);
-        if (takenOver || !owner) {
-            return; // the new connection owns the session now
+        end();
+    }
+
+    /**
+     * Ends this connection's hold on its session, once: on DISCONNECT, or when the connection closes. If this
+     * connection still owns the Client Identifier, its close is published (with the will's time, or the will
+     * itself when due now) before the Client Identifier is free for a new connection, so that a CONNECT that
+     * follows is decided on the ended session. A connection taken over ends nothing: the takeover decides its
+     * will and the new connection owns the session ({@link #takeOver}).
+     */
+    private void end() {
+        if (ended || clientId == null || phase == Phase.AWAITING_CONNECT || awaitingPredecessor) {
+            return; // awaiting the predecessor: its settlement opens the session, then ends it
         }
+        ended = true;
         Instant now = now();
         Optional<Instant> willAt = Optional.empty();
+        Will dueWill = null;
         if (will != null && publishWillOnClose) {
             Instant at = SessionRules.willPublishAt(now, will.delaySeconds(), expiry);
             if (at.isAfter(now)) {
                 willAt = Optional.of(at); // the expiry job publishes it unless the client returns first
             } else {
-                wills.publishAndForget(clientId, will);
+                dueWill = will;
             }
         }
-        services.events().publishAndForget(new SessionEvent.SessionClosed(clientId, services.instanceId(), now, expiry, willAt));
-        if (!expiry.isDurable()) {
-            services.subscriptions().removeAll(clientId);
-            services.sessions().remove(clientId);
-        } else {
-            services.sessions().put(clientId, true);
+        SessionEvent.SessionClosed closed = new SessionEvent.SessionClosed(clientId, services.instanceId(),
+                connectionId, now, expiry, willAt);
+        boolean owner = services.clients().unregisterIfOwner(clientId, this, () -> {
+            services.events().publishAndForget(closed);
+            if (!expiry.isDurable()) {
+                services.subscriptions().removeAll(clientId);
+                services.sessions().remove(clientId);
+            } else {
+                services.sessions().put(clientId, true);
+            }
+        });
+        if (owner && dueWill != null) {
+            wills.publishAndForget(clientId, dueWill);
         }
+        will = null;
     }
 
     // ---- delivery to the client -----------------------------------------------------------------
@@ -807,7 +894,11 @@ final class MqttConnection implements ClientConnection {
     private void deliverOnContext(PublishedMessage message, int qos, List<Integer> subscriptionIds, long messageId) {
         switch (phase) {
             case CONNECTING -> heldDeliveries.add(new HeldDelivery(message, qos, subscriptionIds, messageId));
-            case CONNECTED -> sendOrHold(message, qos, subscriptionIds, messageId);
+            case CONNECTED -> {
+                if (isSending()) {
+                    sendOrHold(message, qos, subscriptionIds, messageId);
+                } // else: ending; a durable message stays queued in PostgreSQL for the next connection
+            }
             default -> { } // a durable message stays queued in PostgreSQL for the next connection
         }
     }
@@ -817,7 +908,7 @@ final class MqttConnection implements ClientConnection {
         if (message.isExpiredAt(now)) {
             // [MQTT-3.3.2-5] expired before delivery started: dropped for this subscriber.
             if (messageId > 0) {
-                services.events().publishAndForget(new SessionEvent.MessageAcknowledged(clientId, messageId));
+                persist(new SessionEvent.MessageAcknowledged(clientId, messageId));
             }
             return;
         }
@@ -826,14 +917,14 @@ final class MqttConnection implements ClientConnection {
             // Larger than the client's Maximum Packet Size: dropped for this client, never sent [MQTT-3.1.2-25].
             services.oversizeDrops().incrementAndGet();
             if (messageId > 0) {
-                services.events().publishAndForget(new SessionEvent.MessageAcknowledged(clientId, messageId));
+                persist(new SessionEvent.MessageAcknowledged(clientId, messageId));
             }
             return;
         }
         if (qos == 0) {
             writePublish(message, 0, 0, false, subscriptionIds, now);
             if (messageId > 0) {
-                services.events().publishAndForget(new SessionEvent.MessageAcknowledged(clientId, messageId));
+                persist(new SessionEvent.MessageAcknowledged(clientId, messageId));
             }
             return;
         }
@@ -842,10 +933,43 @@ final class MqttConnection implements ClientConnection {
             return;
         }
         OutboundWindow.InFlight f = window.send(messageId, message, qos, subscriptionIds);
+        if (messageId > 0 && qos == 2) {
+            // QoS 2: the Packet Identifier is committed before the PUBLISH leaves, so that after a crash the
+            // message is resent with it (DUP 1) rather than sent again as new [MQTT-4.4.0-1].
+            onContext(services.events().publish(new SessionEvent.MessageSent(clientId, messageId, f.packetId())),
+                    v -> {
+                        if (isSending()) {
+                            writePublish(message, qos, f.packetId(), false, subscriptionIds, now());
+                        }
+                    },
+                    this::stateNotStored);
+            return;
+        }
         writePublish(message, qos, f.packetId(), false, subscriptionIds, now);
         if (messageId > 0) {
-            services.events().publishAndForget(new SessionEvent.MessageSent(clientId, messageId, f.packetId()));
+            persist(new SessionEvent.MessageSent(clientId, messageId, f.packetId()));
         }
+    }
+
+    /** Connected, and neither ending nor taken over: messages may go out. */
+    private boolean isSending() {
+        return phase == Phase.CONNECTED && !disconnecting && !takenOver;
+    }
+
+    /**
+     * Publishes a fire-and-forget event of this connection's session state. The store retries it while the
+     * database is away; if it can never be written the client is closed, so that it resumes from what
+     * PostgreSQL holds rather than from a state Tether could not keep.
+     */
+    private void persist(SessionEvent event) {
+        services.events().publishAndForget(event, this::stateNotStored);
+    }
+
+    private void stateNotStored(Throwable failure) {
+        context.runOnContext(v -> {
+            LOG.warnf("session state of %s could not be stored (%s); closing the connection", clientId, failure.toString());
+            disconnect(DisconnectReasonCode.UNSPECIFIED_ERROR);
+        });
     }
 
     /** Sends waiting messages while the client's Receive Maximum leaves room. */
@@ -857,19 +981,34 @@ final class MqttConnection implements ClientConnection {
         }
     }
 
+    /**
+     * A new connection took the Client Identifier over. Runs on this connection's event loop, after everything
+     * this connection had already read: the will is decided here, once (published unless the client had deleted
+     * it with DISCONNECT 0x00, or the new CONNECT resumes the session and the will has a delay [MQTT-3.1.3-9]),
+     * then DISCONNECT 0x8E and close. Nothing of this connection reaches the client or PostgreSQL afterwards. The
+     * returned stage completes when that is done; only then does the new connection record its session.
+     */
     @Override
-    public void takeOver(boolean newCleanStart) {
+    public CompletionStage<Void> takeOver(boolean newCleanStart) {
         takenOver = true;
-        context.runOnContext(v -> {
-            if (phase == Phase.CLOSED) {
-                return;
+        CompletableFuture<Void> settled = new CompletableFuture<>();
+        // A chain of takeovers settles in order: this connection's own predecessor first.
+        predecessorSettled.whenComplete((p, f) -> context.runOnContext(v -> {
+            try {
+                ended = true;
+                if (will != null && publishWillOnClose
+                        && SessionRules.publishWillOnTakeover(newCleanStart, will.delaySeconds())) {
+                    wills.publishAndForget(clientId, will);
+                }
+                will = null;
+                if (phase != Phase.CLOSED) {
+                    disconnect(DisconnectReasonCode.SESSION_TAKEN_OVER);
+                }
+            } finally {
+                settled.complete(null);
             }
-            if (will != null && SessionRules.publishWillOnTakeover(newCleanStart, will.delaySeconds())) {
-                wills.publishAndForget(clientId, will);
-            }
-            will = null;
-            disconnect(DisconnectReasonCode.SESSION_TAKEN_OVER);
-        });
+        }));
+        return settled;
     }
 
     /** Graceful broker stop: DISCONNECT 0x8B to MQTT 5 clients, then close. */

@@ -4,6 +4,7 @@ import dev.tether.config.StoreConfig;
 import dev.tether.events.PendingEvent;
 import dev.tether.events.SessionEvent;
 import dev.tether.events.SessionEvents;
+import dev.tether.events.SessionOpened;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import io.smallrye.mutiny.Uni;
@@ -15,7 +16,9 @@ import jakarta.enterprise.event.Observes;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.time.Clock;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.Flow;
 import java.util.concurrent.atomic.AtomicLong;
@@ -25,7 +28,8 @@ import org.jboss.logging.Logger;
  * Consumes {@link SessionEvents#stream()} and writes the events to PostgreSQL with group commit:
  * while one transaction runs, new events accumulate, and the next transaction takes all of them
  * (up to {@code tether.store.max-batch-size}), in {@link WriteOrder}. Consecutive events of one kind
- * share one statement. Each event's future completes after its transaction committed.
+ * share one statement. Each event's future completes after its transaction committed; a failed write is
+ * retried (see {@link #attempt}), so an event that must reach PostgreSQL reaches it.
  */
 @ApplicationScoped
 public class Reconciler implements Flow.Subscriber<PendingEvent> {
@@ -39,10 +43,14 @@ public class Reconciler implements Flow.Subscriber<PendingEvent> {
     private final ArrayDeque<PendingEvent> waiting = new ArrayDeque<>();
     private final AtomicLong transactions = new AtomicLong();
     private final AtomicLong eventsWritten = new AtomicLong();
+    private final AtomicLong retries = new AtomicLong();
+    private final AtomicLong eventsFailed = new AtomicLong();
+    private final Clock clock;
     private Flow.Subscription subscription;
     private boolean writing;
 
-    public Reconciler(Pool pool, SessionWriter writer, SessionEvents events, StoreConfig config) {
+    public Reconciler(Pool pool, SessionWriter writer, SessionEvents events, StoreConfig config, Clock clock) {
+        this.clock = clock;
         this.pool = pool;
         this.writer = writer;
         this.events = events;
@@ -110,6 +118,26 @@ public class Reconciler implements Flow.Subscriber<PendingEvent> {
     }
 
     private Uni<Void> write(List<PendingEvent> batch) {
+        return attempt(batch, 1);
+    }
+
+    /**
+     * One attempt at writing {@code batch} in one transaction. Events cancelled meanwhile are left out. A failure
+     * of the database (connection lost, server shutting down, too busy) is retried with back-off for as long as it
+     * lasts: nothing after it is written either, so each client's order holds, and the waiting events make the
+     * listener stop reading sockets. A failed statement is retried event by event, a few times each; an event
+     * that still fails fails its future, so whoever published it can close the client concerned.
+     */
+    private Uni<Void> attempt(List<PendingEvent> candidates, int attempt) {
+        List<PendingEvent> batch = new ArrayList<>(candidates.size());
+        for (PendingEvent p : candidates) {
+            if (!p.committed().isDone()) {
+                batch.add(p); // a cancelled event is done already: nobody wants it written
+            }
+        }
+        if (batch.isEmpty()) {
+            return Uni.createFrom().voidItem();
+        }
         WriteOrder order = WriteOrder.of(batch);
         List<PendingEvent> written = order.toWrite();
         return pool.withTransaction(tx -> writeRuns(tx, written))
@@ -117,25 +145,75 @@ public class Reconciler implements Flow.Subscriber<PendingEvent> {
                     transactions.incrementAndGet();
                     eventsWritten.addAndGet(batch.size());
                     for (int i = 0; i < written.size(); i++) {
-                        written.get(i).committed().complete(results.get(i));
+                        if (!written.get(i).committed().complete(results.get(i))) {
+                            committedAfterCancel(written.get(i).event(), results.get(i));
+                        }
                     }
                     order.superseded().forEach(p -> p.committed().complete(null));
                 })
                 .replaceWithVoid()
                 .onFailure().recoverWithUni(failure -> {
-                    if (batch.size() == 1) {
-                        LOG.debugf(failure, "writing %s failed", batch.get(0).event());
-                        batch.get(0).committed().completeExceptionally(failure);
-                        return Uni.createFrom().voidItem();
+                    if (WriteFailures.isDatabaseUnavailable(failure)) {
+                        retries.incrementAndGet();
+                        if (attempt == 1 || attempt % 20 == 0) {
+                            LOG.warnf("PostgreSQL unavailable (%s); %d events wait, retrying (attempt %d)",
+                                    failure.toString(), events.waiting(), attempt);
+                        }
+                        return retryAfter(WriteFailures.backOff(attempt), batch, attempt + 1);
                     }
-                    // One bad event must not fail its neighbours: write them one by one.
-                    LOG.debugf(failure, "batch of %d failed; retrying one by one", batch.size());
-                    Uni<Void> each = Uni.createFrom().voidItem();
-                    for (PendingEvent p : batch) {
-                        each = each.chain(() -> write(List.of(p)));
+                    if (batch.size() > 1) {
+                        // One bad event must not fail its neighbours: write them one by one.
+                        LOG.debugf(failure, "batch of %d failed; writing its events one by one", batch.size());
+                        Uni<Void> each = Uni.createFrom().voidItem();
+                        for (PendingEvent p : batch) {
+                            each = each.chain(() -> attempt(List.of(p), 1));
+                        }
+                        return each;
                     }
-                    return each;
+                    PendingEvent p = batch.get(0);
+                    if (attempt < WriteFailures.STATEMENT_ATTEMPTS) {
+                        retries.incrementAndGet();
+                        LOG.debugf("writing %s failed (%s); retrying", p.event(), failure.toString());
+                        return retryAfter(WriteFailures.backOff(attempt), batch, attempt + 1);
+                    }
+                    eventsFailed.incrementAndGet();
+                    LOG.errorf("writing %s failed %d times, giving up: %s", describe(p.event()), attempt,
+                            failure.toString());
+                    p.committed().completeExceptionally(failure);
+                    return Uni.createFrom().voidItem();
                 });
+    }
+
+    private Uni<Void> retryAfter(java.time.Duration delay, List<PendingEvent> batch, int nextAttempt) {
+        return Uni.createFrom().voidItem().onItem().delayIt().by(delay).chain(() -> attempt(batch, nextAttempt));
+    }
+
+    /**
+     * An event was written although its publisher had cancelled it meanwhile. A {@code SessionOpening} whose
+     * CONNECT was refused (it waited too long) is closed at once, like any connection that ended: the row must
+     * not stay connected with nobody holding it.
+     */
+    private void committedAfterCancel(SessionEvent event, Object result) {
+        if (event instanceof SessionEvent.SessionOpening o && result instanceof SessionOpened opened) {
+            LOG.infof("session %s was recorded after its CONNECT had been refused; closing it", o.clientId());
+            events.publishAndForget(new SessionEvent.SessionClosed(o.clientId(), o.instanceId(), o.connectionId(),
+                    clock.instant(), opened.decision().grantedExpiry(), Optional.empty()));
+        }
+    }
+
+    /** An event for a log line: its kind and client, never its payload. */
+    private static String describe(SessionEvent e) {
+        return e.getClass().getSimpleName() + (e.clientId() == null ? "" : " of " + e.clientId());
+    }
+
+    /** Attempts repeated after a failure, since start. */
+    public long retries() {
+        return retries.get();
+    }
+
+    /** Events given up after repeated failures, since start (their clients were closed). */
+    public long eventsFailed() {
+        return eventsFailed.get();
     }
 
     private Uni<List<Object>> writeRuns(SqlConnection tx, List<PendingEvent> batch) {

@@ -220,26 +220,29 @@ public class SessionWriter {
         int n = upserts.size();
         String[] versions = new String[n];
         UUID[] instances = new UUID[n];
+        UUID[] connections = new UUID[n];
         OffsetDateTime[] connectedAt = new OffsetDateTime[n];
         Long[] expiries = new Long[n];
         for (int i = 0; i < n; i++) {
             SessionOpening e = upserts.get(i);
             versions[i] = e.request().version().label();
             instances[i] = e.instanceId();
+            connections[i] = e.connectionId();
             connectedAt[i] = SqlValues.timestamp(e.at());
             expiries[i] = decisions.get(i).grantedExpiry().seconds();
         }
         // One statement for the run (a client appears once per run, see Reconciler.runs).
         steps = steps.chain(() -> tx.preparedQuery("INSERT INTO sessions (client_id, protocol_version, connected, "
-                        + "instance_id, connected_at, expiry_interval_seconds) "
-                        + "SELECT client_id, protocol_version, true, instance_id, connected_at, expiry_interval_seconds "
-                        + "FROM unnest($1::text[], $2::text[], $3::uuid[], $4::timestamptz[], $5::bigint[]) "
-                        + "AS o (client_id, protocol_version, instance_id, connected_at, expiry_interval_seconds) "
+                        + "instance_id, connection_id, connected_at, expiry_interval_seconds) "
+                        + "SELECT client_id, protocol_version, true, instance_id, connection_id, connected_at, "
+                        + "expiry_interval_seconds FROM unnest($1::text[], $2::text[], $3::uuid[], $4::uuid[], "
+                        + "$5::timestamptz[], $6::bigint[]) AS o (client_id, protocol_version, instance_id, connection_id, "
+                        + "connected_at, expiry_interval_seconds) "
                         + "ON CONFLICT (client_id) DO UPDATE SET protocol_version = EXCLUDED.protocol_version, "
-                        + "connected = true, instance_id = EXCLUDED.instance_id, connected_at = EXCLUDED.connected_at, "
-                        + "disconnected_at = NULL, expires_at = NULL, "
+                        + "connected = true, instance_id = EXCLUDED.instance_id, connection_id = EXCLUDED.connection_id, "
+                        + "connected_at = EXCLUDED.connected_at, disconnected_at = NULL, expires_at = NULL, "
                         + "expiry_interval_seconds = EXCLUDED.expiry_interval_seconds")
-                .execute(Tuple.of(ids, versions, instances, connectedAt, expiries)).replaceWithVoid());
+                .execute(Tuple.of(ids, versions, instances, connections, connectedAt, expiries)).replaceWithVoid());
         if (!wills.isEmpty()) {
             steps = steps.chain(() -> tx.preparedQuery("INSERT INTO session_wills (client_id, " + WILL_COLUMNS
                             + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")
@@ -337,7 +340,7 @@ public class SessionWriter {
         List<SessionClosed> ended = new ArrayList<>();
         List<SessionClosed> offline = new ArrayList<>();
         List<SessionClosed> willDue = new ArrayList<>();
-        List<String> willGone = new ArrayList<>();
+        List<SessionClosed> willGone = new ArrayList<>();
         for (SessionClosed e : run) {
             if (!e.expiry().isDurable()) {
                 ended.add(e);
@@ -347,15 +350,33 @@ public class SessionWriter {
             if (e.willPublishAt().isPresent()) {
                 willDue.add(e);
             } else {
-                willGone.add(e.clientId());
+                willGone.add(e);
             }
         }
         Uni<Void> steps = Uni.createFrom().voidItem();
         if (!ended.isEmpty()) {
             steps = steps.chain(() -> tx.preparedQuery("DELETE FROM sessions s USING unnest($1::text[], $2::uuid[]) "
-                            + "AS c (client_id, instance_id) "
-                            + "WHERE s.client_id = c.client_id AND s.instance_id = c.instance_id")
-                    .execute(Tuple.of(clientIds(ended), instanceIds(ended))).replaceWithVoid());
+                            + "AS c (client_id, connection_id) "
+                            + "WHERE s.client_id = c.client_id AND s.connection_id = c.connection_id")
+                    .execute(Tuple.of(clientIds(ended), connectionIds(ended))).replaceWithVoid());
+        }
+        // The wills first, while the session rows still name the closing connections: a late close of an old
+        // connection changes nothing of the connection that replaced it.
+        if (!willDue.isEmpty()) {
+            OffsetDateTime[] publishAt = willDue.stream()
+                    .map(e -> SqlValues.timestamp(e.willPublishAt().get())).toArray(OffsetDateTime[]::new);
+            steps = steps.chain(() -> tx.preparedQuery("UPDATE session_wills w SET publish_at = c.publish_at "
+                            + "FROM unnest($1::text[], $2::uuid[], $3::timestamptz[]) AS c (client_id, connection_id, "
+                            + "publish_at) JOIN sessions s ON s.client_id = c.client_id "
+                            + "AND s.connection_id = c.connection_id WHERE w.client_id = c.client_id")
+                    .execute(Tuple.of(clientIds(willDue), connectionIds(willDue), publishAt)).replaceWithVoid());
+        }
+        if (!willGone.isEmpty()) {
+            steps = steps.chain(() -> tx.preparedQuery("DELETE FROM session_wills w "
+                            + "USING unnest($1::text[], $2::uuid[]) AS c (client_id, connection_id) "
+                            + "JOIN sessions s ON s.client_id = c.client_id AND s.connection_id = c.connection_id "
+                            + "WHERE w.client_id = c.client_id")
+                    .execute(Tuple.of(clientIds(willGone), connectionIds(willGone))).replaceWithVoid());
         }
         if (!offline.isEmpty()) {
             int n = offline.size();
@@ -369,24 +390,13 @@ public class SessionWriter {
                 deadlines[i] = SqlValues.timestamp(e.expiry().deadlineAfter(e.closedAt()).orElse(null));
             }
             steps = steps.chain(() -> tx.preparedQuery("UPDATE sessions s SET connected = false, instance_id = NULL, "
-                            + "disconnected_at = c.closed_at, expiry_interval_seconds = c.expiry, expires_at = c.deadline "
+                            + "connection_id = NULL, disconnected_at = c.closed_at, expiry_interval_seconds = c.expiry, "
+                            + "expires_at = c.deadline "
                             + "FROM unnest($1::text[], $2::uuid[], $3::timestamptz[], $4::bigint[], $5::timestamptz[]) "
-                            + "AS c (client_id, instance_id, closed_at, expiry, deadline) "
-                            + "WHERE s.client_id = c.client_id AND s.instance_id = c.instance_id")
-                    .execute(Tuple.of(clientIds(offline), instanceIds(offline), closedAt, expiries, deadlines))
+                            + "AS c (client_id, connection_id, closed_at, expiry, deadline) "
+                            + "WHERE s.client_id = c.client_id AND s.connection_id = c.connection_id")
+                    .execute(Tuple.of(clientIds(offline), connectionIds(offline), closedAt, expiries, deadlines))
                     .replaceWithVoid());
-        }
-        if (!willDue.isEmpty()) {
-            OffsetDateTime[] publishAt = willDue.stream()
-                    .map(e -> SqlValues.timestamp(e.willPublishAt().get())).toArray(OffsetDateTime[]::new);
-            steps = steps.chain(() -> tx.preparedQuery("UPDATE session_wills w SET publish_at = c.publish_at "
-                            + "FROM unnest($1::text[], $2::timestamptz[]) AS c (client_id, publish_at) "
-                            + "WHERE w.client_id = c.client_id")
-                    .execute(Tuple.of(clientIds(willDue), publishAt)).replaceWithVoid());
-        }
-        if (!willGone.isEmpty()) {
-            steps = steps.chain(() -> tx.preparedQuery("DELETE FROM session_wills WHERE client_id = ANY($1)")
-                    .execute(Tuple.of((Object) willGone.toArray(String[]::new))).replaceWithVoid());
         }
         return steps.map(v -> nulls(run.size()));
     }
@@ -395,8 +405,8 @@ public class SessionWriter {
         return events.stream().map(SessionClosed::clientId).toArray(String[]::new);
     }
 
-    private static UUID[] instanceIds(List<SessionClosed> events) {
-        return events.stream().map(SessionClosed::instanceId).toArray(UUID[]::new);
+    private static UUID[] connectionIds(List<SessionClosed> events) {
+        return events.stream().map(SessionClosed::connectionId).toArray(UUID[]::new);
     }
 
     // ---- subscriptions ---------------------------------------------------------------------------
@@ -487,12 +497,12 @@ public class SessionWriter {
             perClient.merge(q.clientId(), 1, Integer::sum);
         }
         int limit = sessionConfig.maxQueuedMessages();
-        Uni<Void> makeRoom = Uni.createFrom().voidItem();
+        Uni<Void> makeRoom = receipts(tx, run);
         if (sessionConfig.queueOverflowPolicy() == QueueOverflowPolicy.DROP_OLDEST) {
             // Room for all new copies of a session: drop its oldest never-sent messages beyond the limit.
             String[] roomClients = perClient.keySet().toArray(String[]::new);
             Integer[] incoming = Arrays.stream(roomClients).map(perClient::get).toArray(Integer[]::new);
-            makeRoom = tx.preparedQuery("WITH c AS (SELECT c.client_id, c.incoming, "
+            makeRoom = makeRoom.chain(() -> tx.preparedQuery("WITH c AS (SELECT c.client_id, c.incoming, "
                             + "(SELECT count(*) FROM queued_messages q WHERE q.client_id = c.client_id) AS depth "
                             + "FROM unnest($1::text[], $2::integer[]) AS c (client_id, incoming)), "
                             + "oldest AS (SELECT q.message_id, row_number() OVER (PARTITION BY q.client_id "
@@ -501,7 +511,7 @@ public class SessionWriter {
                             + "DELETE FROM queued_messages WHERE message_id IN (SELECT message_id FROM oldest WHERE k <= excess)")
                     .execute(Tuple.of(roomClients, incoming, limit))
                     .invoke(rows -> droppedOldest.addAndGet(rows.rowCount()))
-                    .replaceWithVoid();
+                    .replaceWithVoid());
         }
         Tuple params = Tuple.tuple().addArrayOfString(clients).addArrayOfString(topics).addValue(payloads)
                 .addArrayOfShort(qos).addArrayOfBoolean(retain).addArrayOfShort(formats)
@@ -547,6 +557,20 @@ public class SessionWriter {
                     }
                     return out;
                 });
+    }
+
+    /** The inbound QoS 2 Packet Identifiers that the run's messages came with, in the same transaction. */
+    private static Uni<Void> receipts(SqlConnection tx, List<MessagesQueued> run) {
+        List<InboundQos2Received> receipts = run.stream().flatMap(e -> e.receipt().stream()).toList();
+        if (receipts.isEmpty()) {
+            return Uni.createFrom().voidItem();
+        }
+        String[] clients = receipts.stream().map(InboundQos2Received::clientId).toArray(String[]::new);
+        Integer[] packetIds = receipts.stream().map(InboundQos2Received::packetId).toArray(Integer[]::new);
+        return tx.preparedQuery("INSERT INTO inbound_qos2_messages (client_id, packet_id) "
+                        + "SELECT c.client_id, c.packet_id FROM unnest($1::text[], $2::integer[]) AS c (client_id, packet_id) "
+                        + "WHERE EXISTS (SELECT 1 FROM sessions s WHERE s.client_id = c.client_id) ON CONFLICT DO NOTHING")
+                .execute(Tuple.of(clients, packetIds)).replaceWithVoid();
     }
 
     private Uni<List<Object>> retained(SqlConnection tx, List<RetainedChanged> run) {

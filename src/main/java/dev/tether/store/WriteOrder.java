@@ -21,7 +21,8 @@ import java.util.Set;
  *   <li>each client's session events (open, close, subscribe, unsubscribe, inbound QoS 2, takeover)
  *       keep their order, and each client's message events stay between the same two session events
  *       of that client (a resuming CONNECT must read the queue as the old connection left it);</li>
- *   <li>a {@code MessagesQueued} stays between the same session events of each client it queues for;</li>
+ *   <li>a {@code MessagesQueued} stays between the same session events of each client it queues for, and of
+ *       the publisher whose QoS 2 Packet Identifier it records;</li>
  *   <li>for one message, queued, sent, released and acknowledged come in that order (a message id exists
  *       only once its {@code MessagesQueued} committed, so its later events come in later batches, or in
  *       this causal order);</li>
@@ -57,6 +58,7 @@ record WriteOrder(List<PendingEvent> toWrite, List<PendingEvent> superseded) {
                 for (QueuedMessage m : q.messages()) {
                     clients.add(m.clientId());
                 }
+                q.receipt().ifPresent(r -> clients.add(r.clientId())); // the publisher's inbound QoS 2 state
                 level = 0;
                 for (String c : clients) {
                     level = Math.max(level, levels.getOrDefault(c, 0));

@@ -26,11 +26,11 @@ class ReconcilerRunsTest {
 
     private static SessionEvent opening(String id) {
         return new SessionEvent.SessionOpening(new ConnectRequest(ProtocolVersion.MQTT_5, id, false,
-                Optional.of(ExpiryInterval.ofSeconds(60))), Optional.empty(), INSTANCE, NOW);
+                Optional.of(ExpiryInterval.ofSeconds(60))), Optional.empty(), INSTANCE, UUID.randomUUID(), NOW);
     }
 
     private static SessionEvent closed(String id) {
-        return new SessionEvent.SessionClosed(id, INSTANCE, NOW, ExpiryInterval.ofSeconds(60), Optional.empty());
+        return new SessionEvent.SessionClosed(id, INSTANCE, UUID.randomUUID(), NOW, ExpiryInterval.ofSeconds(60), Optional.empty());
     }
 
     private static List<List<SessionEvent>> runs(SessionEvent... events) {

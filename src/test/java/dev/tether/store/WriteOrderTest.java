@@ -45,11 +45,11 @@ class WriteOrderTest {
 
     private static SessionEvent opening(String client) {
         return new SessionEvent.SessionOpening(new ConnectRequest(ProtocolVersion.MQTT_5, client, false,
-                Optional.of(ExpiryInterval.ofSeconds(60))), Optional.empty(), INSTANCE, NOW);
+                Optional.of(ExpiryInterval.ofSeconds(60))), Optional.empty(), INSTANCE, UUID.randomUUID(), NOW);
     }
 
     private static SessionEvent closed(String client) {
-        return new SessionEvent.SessionClosed(client, INSTANCE, NOW, ExpiryInterval.ofSeconds(60), Optional.empty());
+        return new SessionEvent.SessionClosed(client, INSTANCE, UUID.randomUUID(), NOW, ExpiryInterval.ofSeconds(60), Optional.empty());
     }
 
     private static List<PendingEvent> batch(List<SessionEvent> events) {
