@@ -56,6 +56,12 @@ public class BrokerMetrics {
                 .description("Messages not sent because they exceeded the client's Maximum Packet Size").register(registry);
         FunctionCounter.builder("tether.store.transactions", reconciler, Reconciler::transactions)
                 .description("Group-commit transactions written").register(registry);
+        FunctionCounter.builder("tether.store.retries", reconciler, Reconciler::retries)
+                .description("Writes attempted again after PostgreSQL was unavailable or refused a statement")
+                .register(registry);
+        FunctionCounter.builder("tether.store.failed.events", reconciler, Reconciler::eventsFailed)
+                .description("Session events given up after repeated failures (their clients were closed)")
+                .register(registry);
         FunctionCounter.builder("tether.store.events", reconciler, Reconciler::eventsWritten)
                 .description("Session events committed (divide by transactions for the mean batch size)")
                 .register(registry);

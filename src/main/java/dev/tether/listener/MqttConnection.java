@@ -492,11 +492,14 @@ final class MqttConnection implements ClientConnection {
                 .sessionPresent(false)
                 .properties(props)
                 .build();
-        if (opening != null) {
-            // Refused: PostgreSQL must look as if this CONNECT never came. An opening not yet written is skipped;
-            // one already on its way is closed by the store as soon as it commits (Reconciler).
-            opening.committed().cancel(false);
+        if (opening != null && !opening.committed().cancel(false)
+                && opening.committed().getNow(null) instanceof SessionOpened committed) {
+            // Committed just as the wait ran out: closed like any connection that ended.
+            services.events().publishAndForget(new SessionEvent.SessionClosed(clientId, services.instanceId(),
+                    connectionId, now(), committed.decision().grantedExpiry(), Optional.empty()));
         }
+        // Otherwise cancelled: PostgreSQL must look as if this CONNECT never came. An opening not yet written is
+        // skipped; one whose transaction had already started is closed by the store once it commits (Reconciler).
         if (clientId != null && services.clients().unregister(clientId, this) && discardedSubscriptions != null) {
             discardedSubscriptions.forEach(services.subscriptions()::put); // Clean Start refused: the old session stays
         }
@@ -874,7 +877,11 @@ final class MqttConnection implements ClientConnection {
                 services.sessions().put(clientId, true);
             }
         });
-        if (owner && dueWill != null) {
+        if (!owner) {
+            ended = false; // taken over: the takeover settles this connection, its will included
+            return;
+        }
+        if (dueWill != null) {
             wills.publishAndForget(clientId, dueWill);
         }
         will = null;

@@ -107,6 +107,19 @@ class WriteOrderTest {
     }
 
     @Test
+    void of_whenQueuedMessageCarriesPublishersQos2Receipt_thenItStaysBetweenThePublishersSessionEvents() {
+        // The publisher's inbound QoS 2 Packet Identifier is written with the message: after the publisher's
+        // CONNECT that preceded it, before its close that followed.
+        PublishedMessage m = new PublishedMessage("t", new byte[0], 2, false, MessageProperties.NONE, null, "p");
+        SessionEvent open = opening("p");
+        SessionEvent q = new SessionEvent.MessagesQueued(List.of(new QueuedMessage("s", m, List.of())),
+                Optional.of(new SessionEvent.InboundQos2Received("p", 7)));
+        SessionEvent close = closed("p");
+        SessionEvent other = closed("x");
+        assertThat(order(open, q, close, other)).containsExactly(open, other, q, close);
+    }
+
+    @Test
     void of_whenMessageAcknowledgedInSameBatch_thenItsSentAndReleasedNeedNoStatement() {
         // The acknowledgement deletes the row: the earlier state changes are superseded, not lost.
         SessionEvent s1 = sent("a", 1);
