@@ -491,7 +491,9 @@ final class MqttConnection implements ClientConnection {
             disconnect(DisconnectReasonCode.TOPIC_NAME_INVALID);
             return;
         }
-        if (qos > 0 && !(qos == 2 && inboundQos2.contains(packetId)) && inboundInFlight() >= services.mqtt().receiveMaximum()) {
+        // Receive Maximum is MQTT 5's (§3.2.2.3.3): a 3.1.1 client was never given one.
+        if (mqtt5() && qos > 0 && !(qos == 2 && inboundQos2.contains(packetId))
+                && inboundInFlight() >= services.mqtt().receiveMaximum()) {
             disconnect(DisconnectReasonCode.RECEIVE_MAXIMUM_EXCEEDED); // [MQTT-3.3.4-9]
             return;
         }
