@@ -441,7 +441,8 @@ public class SessionWriter {
 
     /**
      * Inserts every message copy of the run with one statement, in order; each session takes copies
-     * while it has room under {@code max-queued-messages} (counted once per session, not per copy).
+     * while it has room under {@code max-queued-messages} (counted once per session, not per copy; a never-sent
+     * message whose expiry passed takes no room: it will not be delivered, and the expiry job deletes it).
      * Returns per event the message ids of its copies, 0 for a copy not queued (no session, queue full).
      */
     private Uni<List<Object>> queued(SqlConnection tx, List<MessagesQueued> run) {
@@ -514,8 +515,9 @@ public class SessionWriter {
                         + "topic, payload, qos, retain, payload_format_indicator, content_type, response_topic, "
                         + "correlation_data, user_properties, expires_at, subscription_identifiers, ord)), "
                         + "room AS (SELECT s.client_id, $13 - (SELECT count(*) FROM queued_messages q "
-                        + "WHERE q.client_id = s.client_id) AS free FROM sessions s "
-                        + "WHERE s.client_id IN (SELECT client_id FROM input)), "
+                        + "WHERE q.client_id = s.client_id "
+                        + "AND (q.expires_at IS NULL OR q.expires_at > now() OR q.state <> 'queued')) AS free "
+                        + "FROM sessions s WHERE s.client_id IN (SELECT client_id FROM input)), "
                         + "ranked AS (SELECT i.*, row_number() OVER (PARTITION BY i.client_id ORDER BY i.ord) AS rn "
                         + "FROM input i) "
                         + "INSERT INTO queued_messages (client_id, " + MESSAGE_COLUMNS + ", subscription_identifiers) "
