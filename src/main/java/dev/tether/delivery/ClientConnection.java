@@ -18,4 +18,10 @@ public interface ClientConnection {
 
     /** Another connection took this Client Identifier over [MQTT-3.1.4-3]. */
     void takeOver(boolean newCleanStart);
+
+    /**
+     * The session ended under this connection (its row in PostgreSQL is gone, e.g. deleted with SQL): the
+     * connection closes and leaves nothing of the session behind.
+     */
+    void sessionEnded();
 }

@@ -26,9 +26,19 @@ import java.util.concurrent.atomic.AtomicLong;
  * delivered when that member returns. Messages already queued for a member that disconnects stay in its
  * queue until it returns or its session expires; they are not moved to another member. A QoS 0 message for a
  * group with no connected member is dropped, as for a non-shared subscription.
+ *
+ * <p><b>A session without a row</b> (deleted with SQL while this broker knew it) has ended: PostgreSQL is the
+ * truth. When the store finds no row for a copy, the connection routing saw (if still there) is told
+ * ({@link ClientConnection#sessionEnded()}) and this broker forgets the session's subscriptions. The publisher's
+ * acknowledgement stays what routing found: a subscription matched, so no 0x10 No matching subscribers.
  */
 @ApplicationScoped
 public class MessageRouter {
+
+    /** The store's answer for a copy not queued because its session's queue is full (drop-newest). */
+    public static final long QUEUE_FULL = 0;
+    /** The store's answer for a copy whose session has no row: the session ended. */
+    public static final long NO_SESSION = -1;
 
     private final SubscriptionIndex subscriptions;
     private final ConnectedClients clients;
@@ -59,13 +69,13 @@ public class MessageRouter {
             retainedWrite = events.<Object>publish(new SessionEvent.RetainedChanged(message)).replaceWithVoid();
         }
         List<Match> matches = subscriptions.match(message.topic(), message.publisherClientId());
-        List<QueuedMessage> durable = new ArrayList<>();
+        List<DurableCopy> durable = new ArrayList<>();
         for (Match m : matches) {
             int qos = Math.min(message.qos(), m.qos());
             // [MQTT-3.3.1-12] retain flag 0 on delivery unless Retain As Published.
             PublishedMessage out = message.withRetain(m.retainAsPublished() && message.retain()).withQos(qos);
             if (qos > 0 && sessions.isDurable(m.clientId())) {
-                durable.add(new QueuedMessage(m.clientId(), out, m.subscriptionIdentifiers()));
+                durable.add(durableCopy(m, out));
             } else {
                 clients.get(m.clientId()).ifPresent(c -> c.deliver(out, qos, m.subscriptionIdentifiers(), 0));
             }
@@ -78,13 +88,18 @@ public class MessageRouter {
         if (durable.isEmpty()) {
             return retainedWrite.replaceWith(routed);
         }
-        // The store answers a MessagesQueued with the message ids, in order (0: not queued, queue full).
-        Uni<List<Long>> queued = events.publish(new SessionEvent.MessagesQueued(durable));
+        // The store answers a MessagesQueued with the message ids, in order (or QUEUE_FULL, NO_SESSION).
+        Uni<List<Long>> queued = events.publish(new SessionEvent.MessagesQueued(
+                durable.stream().map(DurableCopy::message).toList()));
         return retainedWrite.chain(() -> queued).map(ids -> {
             for (int i = 0; i < durable.size(); i++) {
-                QueuedMessage q = durable.get(i);
+                QueuedMessage q = durable.get(i).message();
                 long id = ids.get(i);
-                if (id == 0) {
+                if (id == NO_SESSION) {
+                    sessionEnded(q.clientId(), durable.get(i).routedTo());
+                    continue;
+                }
+                if (id == QUEUE_FULL) {
                     droppedForFullQueue.incrementAndGet();
                     continue;
                 }
@@ -95,8 +110,32 @@ public class MessageRouter {
         });
     }
 
+    /** A copy for a durable session, with the connection routing saw for its client (if any). */
+    private record DurableCopy(QueuedMessage message, Optional<ClientConnection> routedTo) {
+    }
+
+    private DurableCopy durableCopy(Match m, PublishedMessage out) {
+        return new DurableCopy(new QueuedMessage(m.clientId(), out, m.subscriptionIdentifiers()),
+                clients.get(m.clientId()));
+    }
+
+    /**
+     * The session of {@code clientId} has no row: it ended. The connection routing saw, if it is still the
+     * client's, is told and closes; the session's subscriptions go. A connection that came since routing sent
+     * its own CONNECT, which decides its session: it is left alone.
+     */
+    private void sessionEnded(String clientId, Optional<ClientConnection> routedTo) {
+        Optional<ClientConnection> live = clients.get(clientId);
+        if (live.isPresent() && (routedTo.isEmpty() || live.get() != routedTo.get())) {
+            return;
+        }
+        live.ifPresent(ClientConnection::sessionEnded);
+        subscriptions.removeAll(clientId);
+        sessions.remove(clientId);
+    }
+
     /** Sends (or queues) the message for one member of {@code group}; see the class comment. */
-    private void routeToGroup(PublishedMessage message, SharedMatch group, List<QueuedMessage> durable) {
+    private void routeToGroup(PublishedMessage message, SharedMatch group, List<DurableCopy> durable) {
         List<Match> candidates = new ArrayList<>(group.members().size());
         for (Match m : group.members()) {
             if (clients.get(m.clientId()).isPresent()) {
@@ -118,7 +157,7 @@ public class MessageRouter {
         int qos = Math.min(message.qos(), m.qos()); // [MQTT-4.8.2-3]
         PublishedMessage out = message.withRetain(m.retainAsPublished() && message.retain()).withQos(qos);
         if (qos > 0 && sessions.isDurable(m.clientId())) {
-            durable.add(new QueuedMessage(m.clientId(), out, m.subscriptionIdentifiers()));
+            durable.add(durableCopy(m, out));
         } else {
             clients.get(m.clientId()).ifPresent(c -> c.deliver(out, qos, m.subscriptionIdentifiers(), 0));
         }

@@ -63,7 +63,7 @@ import org.jboss.logging.Logger;
 /**
  * One client's MQTT connection: the packet state machine of MQTT 3.1.1 and 5.0 over a transport (TCP socket or, later, WebSocket)
  * that already decodes MQTT packets. Owned by one Vert.x event loop: every method except
- * {@link #deliver} and {@link #takeOver} (which hop onto it) runs on {@link #context}.
+ * {@link #deliver}, {@link #takeOver} and {@link #sessionEnded} (which hop onto it) runs on {@link #context}.
  */
 final class MqttConnection implements ClientConnection {
 
@@ -871,6 +871,19 @@ final class MqttConnection implements ClientConnection {
             }
             will = null;
             disconnect(DisconnectReasonCode.SESSION_TAKEN_OVER);
+        });
+    }
+
+    @Override
+    public void sessionEnded() {
+        context.runOnContext(v -> {
+            if (phase != Phase.CONNECTED) {
+                return; // still opening: its CONNECT decides the session; closing: nothing left to do
+            }
+            // The session, and the will stored with it, are gone: closing ends what is left, and publishes nothing.
+            expiry = ExpiryInterval.ZERO;
+            will = null;
+            disconnect(DisconnectReasonCode.ADMINISTRATIVE_ACTION);
         });
     }
 
