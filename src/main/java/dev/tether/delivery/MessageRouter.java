@@ -25,7 +25,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * message is queued (QoS 1/2 only) for one durable member, also round-robin, so it is not lost; it is
  * delivered when that member returns. Messages already queued for a member that disconnects stay in its
  * queue until it returns or its session expires; they are not moved to another member. A QoS 0 message for a
- * group with no connected member is dropped, as for a non-shared subscription.
+ * group with no connected member is dropped, as for a non-shared subscription. A group's round-robin position
+ * goes when its last member leaves.
  *
  * <p><b>A session without a row</b> (deleted with SQL while this broker knew it) has ended: PostgreSQL is the
  * truth. When the store finds no row for a copy, the connection routing saw (if still there) is told
@@ -56,6 +57,7 @@ public class MessageRouter {
         this.sessions = sessions;
         this.retained = retained;
         this.events = events;
+        subscriptions.onShareGroupEmptied(groupTurns::remove);
     }
 
     /** What routing found: how many sessions the message matched. */
@@ -152,7 +154,7 @@ public class MessageRouter {
                 return; // nobody connected, nobody who could keep it: dropped like QoS 0 to an offline client
             }
         }
-        long turn = groupTurns.computeIfAbsent(group.topicFilter(), k -> new AtomicLong()).getAndIncrement();
+        long turn = turnsOf(group.topicFilter()).getAndIncrement();
         Match m = candidates.get((int) Math.floorMod(turn, (long) candidates.size()));
         int qos = Math.min(message.qos(), m.qos()); // [MQTT-4.8.2-3]
         PublishedMessage out = message.withRetain(m.retainAsPublished() && message.retain()).withQos(qos);
@@ -161,6 +163,25 @@ public class MessageRouter {
         } else {
             clients.get(m.clientId()).ifPresent(c -> c.deliver(out, qos, m.subscriptionIdentifiers(), 0));
         }
+    }
+
+    /** The round-robin position of a share group, created on its first message. */
+    private AtomicLong turnsOf(String group) {
+        AtomicLong turns = groupTurns.get(group);
+        if (turns == null) {
+            turns = groupTurns.computeIfAbsent(group, k -> new AtomicLong());
+            // Its last member may have left since matching, and the index's notice come before this position
+            // existed: then nobody else would remove it.
+            if (!subscriptions.hasShareGroup(group)) {
+                groupTurns.remove(group, turns);
+            }
+        }
+        return turns;
+    }
+
+    /** Whether a round-robin position is kept for the share group {@code group}; for tests. */
+    boolean keepsTurnsOf(String group) {
+        return groupTurns.containsKey(group);
     }
 
     /** Messages not queued because a session's queue was full (drop-newest), since start. */
