@@ -28,7 +28,7 @@ public interface StoreConfig {
     @WithDefault("10s")
     Duration instanceTimeout();
 
-    /** Sessions (or wills) removed per statement by the expiry job. */
+    /** Rows (sessions, due wills, expired queued or retained messages) removed per statement by the expiry job. */
     @WithDefault("1000")
     int expiryBatchSize();
 }

@@ -22,4 +22,10 @@ public interface ClientConnection {
      * connection has settled: its will decided, DISCONNECT 0x8E sent, nothing more of it to come.
      */
     CompletionStage<Void> takeOver(boolean newCleanStart);
+
+    /**
+     * The session ended under this connection (its row in PostgreSQL is gone, e.g. deleted with SQL): the
+     * connection closes and leaves nothing of the session behind.
+     */
+    void sessionEnded();
 }

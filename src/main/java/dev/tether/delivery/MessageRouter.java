@@ -25,10 +25,21 @@ import java.util.concurrent.atomic.AtomicLong;
  * message is queued (QoS 1/2 only) for one durable member, also round-robin, so it is not lost; it is
  * delivered when that member returns. Messages already queued for a member that disconnects stay in its
  * queue until it returns or its session expires; they are not moved to another member. A QoS 0 message for a
- * group with no connected member is dropped, as for a non-shared subscription.
+ * group with no connected member is dropped, as for a non-shared subscription. A group's round-robin position
+ * goes when its last member leaves.
+ *
+ * <p><b>A session without a row</b> (deleted with SQL while this broker knew it) has ended: PostgreSQL is the
+ * truth. When the store finds no row for a copy, the connection routing saw (if still there) is told
+ * ({@link ClientConnection#sessionEnded()}) and this broker forgets the session's subscriptions. The publisher's
+ * acknowledgement stays what routing found: a subscription matched, so no 0x10 No matching subscribers.
  */
 @ApplicationScoped
 public class MessageRouter {
+
+    /** The store's answer for a copy not queued because its session's queue is full (drop-newest). */
+    public static final long QUEUE_FULL = 0;
+    /** The store's answer for a copy whose session has no row: the session ended. */
+    public static final long NO_SESSION = -1;
 
     private final SubscriptionIndex subscriptions;
     private final ConnectedClients clients;
@@ -46,6 +57,7 @@ public class MessageRouter {
         this.sessions = sessions;
         this.retained = retained;
         this.events = events;
+        subscriptions.onShareGroupEmptied(groupTurns::remove);
     }
 
     /** What routing found: how many sessions the message matched. */
@@ -68,13 +80,13 @@ public class MessageRouter {
             retainedWrite = events.<Object>publish(new SessionEvent.RetainedChanged(message)).replaceWithVoid();
         }
         List<Match> matches = subscriptions.match(message.topic(), message.publisherClientId());
-        List<QueuedMessage> durable = new ArrayList<>();
+        List<DurableCopy> durable = new ArrayList<>();
         for (Match m : matches) {
             int qos = Math.min(message.qos(), m.qos());
             // [MQTT-3.3.1-12] retain flag 0 on delivery unless Retain As Published.
             PublishedMessage out = message.withRetain(m.retainAsPublished() && message.retain()).withQos(qos);
             if (qos > 0 && sessions.isDurable(m.clientId())) {
-                durable.add(new QueuedMessage(m.clientId(), out, m.subscriptionIdentifiers()));
+                durable.add(durableCopy(m, out));
             } else {
                 clients.get(m.clientId()).ifPresent(c -> c.deliver(out, qos, m.subscriptionIdentifiers(), 0));
             }
@@ -89,13 +101,18 @@ public class MessageRouter {
                     : events.publish(receipt.get()).replaceWithVoid();
             return Uni.combine().all().unis(retainedWrite, receiptWrite).discardItems().replaceWith(routed);
         }
-        // The store answers a MessagesQueued with the message ids, in order (0: not queued, queue full).
-        Uni<List<Long>> queued = events.publish(new SessionEvent.MessagesQueued(durable, receipt));
+        // The store answers a MessagesQueued with the message ids, in order (or QUEUE_FULL, NO_SESSION).
+        Uni<List<Long>> queued = events.publish(new SessionEvent.MessagesQueued(
+                durable.stream().map(DurableCopy::message).toList(), receipt));
         return retainedWrite.chain(() -> queued).map(ids -> {
             for (int i = 0; i < durable.size(); i++) {
-                QueuedMessage q = durable.get(i);
+                QueuedMessage q = durable.get(i).message();
                 long id = ids.get(i);
-                if (id == 0) {
+                if (id == NO_SESSION) {
+                    sessionEnded(q.clientId(), durable.get(i).routedTo());
+                    continue;
+                }
+                if (id == QUEUE_FULL) {
                     droppedForFullQueue.incrementAndGet();
                     continue;
                 }
@@ -106,8 +123,32 @@ public class MessageRouter {
         });
     }
 
+    /** A copy for a durable session, with the connection routing saw for its client (if any). */
+    private record DurableCopy(QueuedMessage message, Optional<ClientConnection> routedTo) {
+    }
+
+    private DurableCopy durableCopy(Match m, PublishedMessage out) {
+        return new DurableCopy(new QueuedMessage(m.clientId(), out, m.subscriptionIdentifiers()),
+                clients.get(m.clientId()));
+    }
+
+    /**
+     * The session of {@code clientId} has no row: it ended. The connection routing saw, if it is still the
+     * client's, is told and closes; the session's subscriptions go. A connection that came since routing sent
+     * its own CONNECT, which decides its session: it is left alone.
+     */
+    private void sessionEnded(String clientId, Optional<ClientConnection> routedTo) {
+        Optional<ClientConnection> live = clients.get(clientId);
+        if (live.isPresent() && (routedTo.isEmpty() || live.get() != routedTo.get())) {
+            return;
+        }
+        live.ifPresent(ClientConnection::sessionEnded);
+        subscriptions.removeAll(clientId);
+        sessions.remove(clientId);
+    }
+
     /** Sends (or queues) the message for one member of {@code group}; see the class comment. */
-    private void routeToGroup(PublishedMessage message, SharedMatch group, List<QueuedMessage> durable) {
+    private void routeToGroup(PublishedMessage message, SharedMatch group, List<DurableCopy> durable) {
         List<Match> candidates = new ArrayList<>(group.members().size());
         for (Match m : group.members()) {
             if (clients.get(m.clientId()).isPresent()) {
@@ -124,15 +165,34 @@ public class MessageRouter {
                 return; // nobody connected, nobody who could keep it: dropped like QoS 0 to an offline client
             }
         }
-        long turn = groupTurns.computeIfAbsent(group.topicFilter(), k -> new AtomicLong()).getAndIncrement();
+        long turn = turnsOf(group.topicFilter()).getAndIncrement();
         Match m = candidates.get((int) Math.floorMod(turn, (long) candidates.size()));
         int qos = Math.min(message.qos(), m.qos()); // [MQTT-4.8.2-3]
         PublishedMessage out = message.withRetain(m.retainAsPublished() && message.retain()).withQos(qos);
         if (qos > 0 && sessions.isDurable(m.clientId())) {
-            durable.add(new QueuedMessage(m.clientId(), out, m.subscriptionIdentifiers()));
+            durable.add(durableCopy(m, out));
         } else {
             clients.get(m.clientId()).ifPresent(c -> c.deliver(out, qos, m.subscriptionIdentifiers(), 0));
         }
+    }
+
+    /** The round-robin position of a share group, created on its first message. */
+    private AtomicLong turnsOf(String group) {
+        AtomicLong turns = groupTurns.get(group);
+        if (turns == null) {
+            turns = groupTurns.computeIfAbsent(group, k -> new AtomicLong());
+            // Its last member may have left since matching, and the index's notice come before this position
+            // existed: then nobody else would remove it.
+            if (!subscriptions.hasShareGroup(group)) {
+                groupTurns.remove(group, turns);
+            }
+        }
+        return turns;
+    }
+
+    /** Whether a round-robin position is kept for the share group {@code group}; for tests. */
+    boolean keepsTurnsOf(String group) {
+        return groupTurns.containsKey(group);
     }
 
     /** Messages not queued because a session's queue was full (drop-newest), since start. */

@@ -5,6 +5,7 @@ import dev.tether.routing.TopicFilter;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -33,6 +34,21 @@ public class RetainedMessages {
             }
         }
         return out;
+    }
+
+    /**
+     * Forgets the messages of {@code topics} that have expired at {@code now} (the expiry job deleted their rows).
+     * A topic whose message was replaced by a live one meanwhile keeps it.
+     */
+    public void forgetExpired(Collection<String> topics, Instant now) {
+        for (String topic : topics) {
+            byTopic.computeIfPresent(topic, (t, m) -> m.isExpiredAt(now) ? null : m);
+        }
+    }
+
+    /** Whether a message is held for {@code topic}, expired or not (expired ones leave on the next purge or match). */
+    public boolean holds(String topic) {
+        return byTopic.containsKey(topic);
     }
 
     public int size() {

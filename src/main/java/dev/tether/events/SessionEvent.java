@@ -56,7 +56,8 @@ public sealed interface SessionEvent {
     }
 
     /**
-     * QoS 1/2 messages for durable sessions; the reply is the message ids (0 when not queued). When the message
+     * QoS 1/2 messages for durable sessions; the reply is the message ids, per copy (0: queue full, -1: no
+     * session row, see {@code MessageRouter.QUEUE_FULL} and {@code NO_SESSION}). When the message
      * came as a QoS 2 PUBLISH from a durable session, {@code receipt} records its Packet Identifier in the same
      * transaction: the message is routed exactly when its identifier is known, never one without the other.
      */

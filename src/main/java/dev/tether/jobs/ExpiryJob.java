@@ -1,6 +1,7 @@
 package dev.tether.jobs;
 
 import dev.tether.config.StoreConfig;
+import dev.tether.delivery.RetainedMessages;
 import dev.tether.delivery.SessionDirectory;
 import dev.tether.delivery.WillPublisher;
 import dev.tether.routing.SubscriptionIndex;
@@ -8,11 +9,14 @@ import dev.tether.store.ExpiredSessions;
 import io.quarkus.scheduler.Scheduled;
 import io.smallrye.mutiny.Uni;
 import jakarta.enterprise.context.ApplicationScoped;
+import java.time.Clock;
+import java.util.Arrays;
 import org.jboss.logging.Logger;
 
 /**
  * Every second: publishes wills whose delay has passed, removes sessions whose Session Expiry
- * Interval has run out, and releases sessions of dead instances. Claims rows with
+ * Interval has run out, deletes queued (never sent) and retained messages whose Message Expiry Interval
+ * has run out, and releases sessions of dead instances. Claims rows with
  * {@code FOR UPDATE SKIP LOCKED}, so any number of replicas may run it at once; a failed run is
  * logged and the next one starts afresh.
  */
@@ -26,15 +30,19 @@ public class ExpiryJob {
     private final WillPublisher wills;
     private final SubscriptionIndex subscriptions;
     private final SessionDirectory sessions;
+    private final RetainedMessages retained;
     private final StoreConfig config;
+    private final Clock clock;
 
     public ExpiryJob(ExpiredSessions expired, WillPublisher wills, SubscriptionIndex subscriptions,
-                     SessionDirectory sessions, StoreConfig config) {
+                     SessionDirectory sessions, RetainedMessages retained, StoreConfig config, Clock clock) {
         this.expired = expired;
         this.wills = wills;
         this.subscriptions = subscriptions;
         this.sessions = sessions;
+        this.retained = retained;
         this.config = config;
+        this.clock = clock;
     }
 
     @Scheduled(every = "${tether.jobs.expiry-every:1s}", delayed = "1s",
@@ -53,18 +61,33 @@ public class ExpiryJob {
 
     private Uni<Integer> round(int n, int removedSoFar) {
         int batch = config.expiryBatchSize();
+        // How many of each kind this round claimed: due wills, sessions, queued messages, retained messages.
+        int[] claimed = new int[4];
         return expired.claimDueWills(batch)
-                .invoke(due -> due.forEach(w -> wills.publishAndForget(w.clientId(), w.will())))
-                .chain(dueWills -> expired.removeExpiredSessions(batch)
-                        .invoke(gone -> gone.forEach(g -> {
-                            subscriptions.removeAll(g.clientId());
-                            sessions.remove(g.clientId());
-                            g.pendingWill().ifPresent(w -> wills.publishAndForget(g.clientId(), w));
-                        }))
-                        .chain(ids -> {
-                            int total = removedSoFar + ids.size();
-                            boolean more = ids.size() == batch || dueWills.size() == batch;
-                            return more && n < MAX_ROUNDS ? round(n + 1, total) : Uni.createFrom().item(total);
-                        }));
+                .invoke(due -> {
+                    claimed[0] = due.size();
+                    due.forEach(w -> wills.publishAndForget(w.clientId(), w.will()));
+                })
+                .chain(() -> expired.removeExpiredSessions(batch))
+                .invoke(gone -> {
+                    claimed[1] = gone.size();
+                    gone.forEach(g -> {
+                        subscriptions.removeAll(g.clientId());
+                        sessions.remove(g.clientId());
+                        g.pendingWill().ifPresent(w -> wills.publishAndForget(g.clientId(), w));
+                    });
+                })
+                .chain(() -> expired.removeExpiredMessages(batch))
+                .invoke(count -> claimed[2] = count)
+                .chain(() -> expired.removeExpiredRetained(batch))
+                .invoke(topics -> {
+                    claimed[3] = topics.size();
+                    retained.forgetExpired(topics, clock.instant());
+                })
+                .chain(() -> {
+                    int total = removedSoFar + claimed[1];
+                    boolean more = Arrays.stream(claimed).anyMatch(c -> c == batch);
+                    return more && n < MAX_ROUNDS ? round(n + 1, total) : Uni.createFrom().item(total);
+                });
     }
 }

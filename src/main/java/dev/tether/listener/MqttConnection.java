@@ -67,7 +67,7 @@ import org.jboss.logging.Logger;
 /**
  * One client's MQTT connection: the packet state machine of MQTT 3.1.1 and 5.0 over a transport (TCP socket or, later, WebSocket)
  * that already decodes MQTT packets. Owned by one Vert.x event loop: every method except
- * {@link #deliver} and {@link #takeOver} (which hop onto it) runs on {@link #context}.
+ * {@link #deliver}, {@link #takeOver} and {@link #sessionEnded} (which hop onto it) runs on {@link #context}.
  */
 final class MqttConnection implements ClientConnection {
 
@@ -548,7 +548,9 @@ final class MqttConnection implements ClientConnection {
             disconnect(DisconnectReasonCode.TOPIC_NAME_INVALID);
             return;
         }
-        if (qos > 0 && !(qos == 2 && inboundQos2.contains(packetId)) && inboundInFlight() >= services.mqtt().receiveMaximum()) {
+        // Receive Maximum is MQTT 5's (§3.2.2.3.3): a 3.1.1 client was never given one.
+        if (mqtt5() && qos > 0 && !(qos == 2 && inboundQos2.contains(packetId))
+                && inboundInFlight() >= services.mqtt().receiveMaximum()) {
             disconnect(DisconnectReasonCode.RECEIVE_MAXIMUM_EXCEEDED); // [MQTT-3.3.4-9]
             return;
         }
@@ -1016,6 +1018,19 @@ final class MqttConnection implements ClientConnection {
             }
         }));
         return settled;
+    }
+
+    @Override
+    public void sessionEnded() {
+        context.runOnContext(v -> {
+            if (phase != Phase.CONNECTED) {
+                return; // still opening: its CONNECT decides the session; closing: nothing left to do
+            }
+            // The session, and the will stored with it, are gone: closing ends what is left, and publishes nothing.
+            expiry = ExpiryInterval.ZERO;
+            will = null;
+            disconnect(DisconnectReasonCode.ADMINISTRATIVE_ACTION);
+        });
     }
 
     /** Graceful broker stop: DISCONNECT 0x8B to MQTT 5 clients, then close. */

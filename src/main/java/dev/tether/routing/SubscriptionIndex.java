@@ -9,6 +9,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 
@@ -26,7 +27,8 @@ import java.util.function.Consumer;
  * subscriptions only. {@link #matchShared(String)} returns each matching share group with all its members;
  * the caller delivers each message to one member per group. Shared subscriptions count in {@link #size()}, are
  * returned by {@link #subscriptionsOf(String)}, and {@link #remove(String, String)} and
- * {@link #removeAll(String)} handle them.
+ * {@link #removeAll(String)} handle them. A group exists while it has a member; whoever keeps state per group
+ * (a round-robin position, say) hears when its last member leaves ({@link #onShareGroupEmptied(Consumer)}).
  *
  * <p><b>Thread safety:</b> all methods may be called concurrently from any thread. Mutations of one client
  * are serialized (per client id); mutations of different clients and {@link #match(String, String)} run in
@@ -73,6 +75,9 @@ public final class SubscriptionIndex {
     private final ConcurrentHashMap<String, ConcurrentHashMap<String, Subscription>> clients =
             new ConcurrentHashMap<>();
     private final AtomicInteger size = new AtomicInteger();
+    /** Members per share group (full {@code $share/...} filter); a group's entry goes with its last member. */
+    private final ConcurrentHashMap<String, Integer> shareGroupSizes = new ConcurrentHashMap<>();
+    private final List<Consumer<String>> shareGroupEmptiedListeners = new CopyOnWriteArrayList<>();
 
     /**
      * Adds {@code subscription}, replacing an existing subscription of the same client and topic filter
@@ -89,6 +94,9 @@ public final class SubscriptionIndex {
             insert(subscription);
             if (previous[0] == null) {
                 size.incrementAndGet();
+                if (subscription.isShared()) {
+                    shareGroupSizes.merge(subscription.topicFilter(), 1, Integer::sum);
+                }
             }
             return map;
         });
@@ -105,28 +113,53 @@ public final class SubscriptionIndex {
         Objects.requireNonNull(clientId, "clientId");
         Objects.requireNonNull(topicFilter, "topicFilter");
         boolean[] removed = new boolean[1];
+        List<String> emptiedGroups = new ArrayList<>(0);
         clients.computeIfPresent(clientId, (id, filters) -> {
             Subscription old = filters.remove(topicFilter);
             if (old != null) {
                 removed[0] = true;
                 size.decrementAndGet();
                 delete(old);
+                leaveShareGroup(old, emptiedGroups);
             }
             return filters.isEmpty() ? null : filters;
         });
+        notifyShareGroupsEmptied(emptiedGroups);
         return removed[0];
     }
 
     /** Removes every subscription of {@code clientId} (e.g. when its session ends). */
     public void removeAll(String clientId) {
         Objects.requireNonNull(clientId, "clientId");
+        List<String> emptiedGroups = new ArrayList<>(0);
         clients.computeIfPresent(clientId, (id, filters) -> {
             for (Subscription old : filters.values()) {
                 delete(old);
+                leaveShareGroup(old, emptiedGroups);
             }
             size.addAndGet(-filters.size());
             return null;
         });
+        notifyShareGroupsEmptied(emptiedGroups);
+    }
+
+    /**
+     * Calls {@code listener} with a share group's full filter ({@code $share/{ShareName}/{filter}}) each time the
+     * group's last member leaves, on the thread that removed it, after the removal. A member may join again at
+     * any time, so a listener that drops per-group state must expect the group back.
+     */
+    public void onShareGroupEmptied(Consumer<String> listener) {
+        shareGroupEmptiedListeners.add(Objects.requireNonNull(listener, "listener"));
+    }
+
+    /** Whether the share group {@code sharedFilter} ({@code $share/{ShareName}/{filter}}) has a member now. */
+    public boolean hasShareGroup(String sharedFilter) {
+        return shareGroupSizes.containsKey(sharedFilter);
+    }
+
+    /** Number of share groups with at least one member. */
+    public int shareGroupCount() {
+        return shareGroupSizes.size();
     }
 
     /** All subscriptions of {@code clientId}, shared ones included, sorted by topic filter; immutable. */
@@ -286,6 +319,31 @@ public final class SubscriptionIndex {
                     acc.identifiers = new ArrayList<>(2);
                 }
                 acc.identifiers.add(s.subscriptionIdentifier());
+            }
+        }
+    }
+
+    // ---- share groups -------------------------------------------------------------------------------
+
+    /** Counts {@code old} leaving its share group, if shared; adds the group to {@code emptied} if it was the last. */
+    private void leaveShareGroup(Subscription old, List<String> emptied) {
+        if (!old.isShared()) {
+            return;
+        }
+        boolean[] last = new boolean[1];
+        shareGroupSizes.computeIfPresent(old.topicFilter(), (group, members) -> {
+            last[0] = members == 1;
+            return last[0] ? null : members - 1;
+        });
+        if (last[0]) {
+            emptied.add(old.topicFilter());
+        }
+    }
+
+    private void notifyShareGroupsEmptied(List<String> emptied) {
+        for (String group : emptied) {
+            for (Consumer<String> listener : shareGroupEmptiedListeners) {
+                listener.accept(group);
             }
         }
     }

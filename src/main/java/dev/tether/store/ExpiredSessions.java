@@ -44,6 +44,37 @@ public class ExpiredSessions {
                 });
     }
 
+    /**
+     * Deletes up to {@code limit} queued messages whose Message Expiry Interval has passed before they were sent,
+     * earliest expiry first; returns how many. A message already sent stays until the client acknowledges it:
+     * its delivery has started [MQTT-3.3.2-5].
+     */
+    public Uni<Integer> removeExpiredMessages(int limit) {
+        return pool.preparedQuery("DELETE FROM queued_messages WHERE message_id IN (SELECT message_id "
+                        + "FROM queued_messages WHERE expires_at <= now() AND state = 'queued' ORDER BY expires_at "
+                        + "LIMIT $1 FOR UPDATE SKIP LOCKED)")
+                .execute(Tuple.of(limit))
+                .map(rows -> rows.rowCount());
+    }
+
+    /**
+     * Deletes up to {@code limit} retained messages whose Message Expiry Interval has passed, earliest expiry
+     * first; returns their topics.
+     */
+    public Uni<List<String>> removeExpiredRetained(int limit) {
+        return pool.preparedQuery("DELETE FROM retained_messages WHERE topic IN (SELECT topic FROM retained_messages "
+                        + "WHERE expires_at <= now() ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED) "
+                        + "RETURNING topic")
+                .execute(Tuple.of(limit))
+                .map(rows -> {
+                    List<String> topics = new ArrayList<>();
+                    for (Row r : rows) {
+                        topics.add(r.getString("topic"));
+                    }
+                    return topics;
+                });
+    }
+
     /** A session removed at its deadline, with the will it still had pending (published now). */
     public record ExpiredSession(String clientId, java.util.Optional<Will> pendingWill) {
     }

@@ -2,6 +2,7 @@ package dev.tether.store;
 
 import dev.tether.config.SessionConfig;
 import dev.tether.config.SessionConfig.QueueOverflowPolicy;
+import dev.tether.delivery.MessageRouter;
 import dev.tether.delivery.QueuedMessage;
 import dev.tether.delivery.StoredOutboundMessage;
 import dev.tether.events.SessionEvent;
@@ -40,9 +41,11 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
 import java.util.stream.Collectors;
 
@@ -451,8 +454,10 @@ public class SessionWriter {
 
     /**
      * Inserts every message copy of the run with one statement, in order; each session takes copies
-     * while it has room under {@code max-queued-messages} (counted once per session, not per copy).
-     * Returns per event the message ids of its copies, 0 for a copy not queued (no session, queue full).
+     * while it has room under {@code max-queued-messages} (counted once per session, not per copy; a never-sent
+     * message whose expiry passed takes no room: it will not be delivered, and the expiry job deletes it).
+     * Returns per event the message ids of its copies, {@link MessageRouter#QUEUE_FULL} for a copy not queued
+     * for lack of room, {@link MessageRouter#NO_SESSION} for a copy whose session has no row (it ended).
      */
     private Uni<List<Object>> queued(SqlConnection tx, List<MessagesQueued> run) {
         List<QueuedMessage> copies = new ArrayList<>();
@@ -499,15 +504,18 @@ public class SessionWriter {
         int limit = sessionConfig.maxQueuedMessages();
         Uni<Void> makeRoom = receipts(tx, run);
         if (sessionConfig.queueOverflowPolicy() == QueueOverflowPolicy.DROP_OLDEST) {
-            // Room for all new copies of a session: drop its oldest never-sent messages beyond the limit.
+            // Room for all new copies of a session: drop its oldest never-sent messages beyond the limit (expired
+            // ones take no room: the expiry job deletes them).
             String[] roomClients = perClient.keySet().toArray(String[]::new);
             Integer[] incoming = Arrays.stream(roomClients).map(perClient::get).toArray(Integer[]::new);
             makeRoom = makeRoom.chain(() -> tx.preparedQuery("WITH c AS (SELECT c.client_id, c.incoming, "
-                            + "(SELECT count(*) FROM queued_messages q WHERE q.client_id = c.client_id) AS depth "
+                            + "(SELECT count(*) FROM queued_messages q WHERE q.client_id = c.client_id "
+                            + "AND (q.expires_at IS NULL OR q.expires_at > now() OR q.state <> 'queued')) AS depth "
                             + "FROM unnest($1::text[], $2::integer[]) AS c (client_id, incoming)), "
                             + "oldest AS (SELECT q.message_id, row_number() OVER (PARTITION BY q.client_id "
                             + "ORDER BY q.message_id) AS k, c.depth + c.incoming - $3 AS excess "
-                            + "FROM queued_messages q JOIN c ON c.client_id = q.client_id WHERE q.state = 'queued') "
+                            + "FROM queued_messages q JOIN c ON c.client_id = q.client_id WHERE q.state = 'queued' "
+                            + "AND (q.expires_at IS NULL OR q.expires_at > now())) "
                             + "DELETE FROM queued_messages WHERE message_id IN (SELECT message_id FROM oldest WHERE k <= excess)")
                     .execute(Tuple.of(roomClients, incoming, limit))
                     .invoke(rows -> droppedOldest.addAndGet(rows.rowCount()))
@@ -524,22 +532,34 @@ public class SessionWriter {
                         + "topic, payload, qos, retain, payload_format_indicator, content_type, response_topic, "
                         + "correlation_data, user_properties, expires_at, subscription_identifiers, ord)), "
                         + "room AS (SELECT s.client_id, $13 - (SELECT count(*) FROM queued_messages q "
-                        + "WHERE q.client_id = s.client_id) AS free FROM sessions s "
-                        + "WHERE s.client_id IN (SELECT client_id FROM input)), "
+                        + "WHERE q.client_id = s.client_id "
+                        + "AND (q.expires_at IS NULL OR q.expires_at > now() OR q.state <> 'queued')) AS free "
+                        + "FROM sessions s WHERE s.client_id IN (SELECT client_id FROM input)), "
                         + "ranked AS (SELECT i.*, row_number() OVER (PARTITION BY i.client_id ORDER BY i.ord) AS rn "
-                        + "FROM input i) "
-                        + "INSERT INTO queued_messages (client_id, " + MESSAGE_COLUMNS + ", subscription_identifiers) "
+                        + "FROM input i), "
+                        + "inserted AS (INSERT INTO queued_messages (client_id, " + MESSAGE_COLUMNS
+                        + ", subscription_identifiers) "
                         + "SELECT r.client_id, r.topic, r.payload, r.qos, r.retain, r.payload_format_indicator, "
                         + "r.content_type, r.response_topic, r.correlation_data, r.user_properties::jsonb, r.expires_at, "
                         + "r.subscription_identifiers::integer[] FROM ranked r JOIN room ON room.client_id = r.client_id "
                         + "WHERE r.rn <= room.free ORDER BY r.ord "
-                        + "RETURNING message_id, client_id")
+                        + "RETURNING message_id, client_id) "
+                        // Then one row without message id per session that has a row: the others ended.
+                        + "SELECT message_id, client_id FROM inserted "
+                        + "UNION ALL SELECT NULL, client_id FROM room")
                 .execute(params))
                 .map(rows -> {
                     // Ids come from one sequence in insertion order (ORDER BY ord): per session, its inserted
                     // copies are its first ones (rn <= free), in order of their ids.
                     List<Row> inserted = new ArrayList<>();
-                    rows.forEach(inserted::add);
+                    Set<String> withSession = new HashSet<>();
+                    for (Row r : rows) {
+                        if (r.getLong(0) == null) {
+                            withSession.add(r.getString(1));
+                        } else {
+                            inserted.add(r);
+                        }
+                    }
                     inserted.sort(java.util.Comparator.comparingLong(r -> r.getLong(0)));
                     Map<String, ArrayDeque<Long>> ids = new HashMap<>();
                     for (Row r : inserted) {
@@ -551,7 +571,11 @@ public class SessionWriter {
                         for (QueuedMessage q : e.messages()) {
                             ArrayDeque<Long> forClient = ids.get(q.clientId());
                             Long id = forClient == null ? null : forClient.poll();
-                            eventIds.add(id == null ? 0L : id);
+                            if (id == null) {
+                                id = withSession.contains(q.clientId()) ? MessageRouter.QUEUE_FULL
+                                        : MessageRouter.NO_SESSION;
+                            }
+                            eventIds.add(id);
                         }
                         out.add(List.copyOf(eventIds));
                     }
