@@ -749,10 +749,12 @@ final class MqttConnection implements ClientConnection {
         if (mqtt5() && phase != Phase.AWAITING_CONNECT) {
             // [MQTT-3.14.4-1] close after DISCONNECT; packets the client sent meanwhile are ignored. The client gets a
             // moment to read the DISCONNECT behind the acknowledgements already on their way (a client still writing
-            // to a closed socket would see a broken pipe instead of the reason code).
+            // to a closed socket would see a broken pipe instead of the reason code). The moment runs from now, not
+            // from when the DISCONNECT has been written, which a client that does not read its socket delays until TCP
+            // gives up: keep-alive and takeover must evict it. The close itself has a deadline (MqttTransport#close).
             disconnecting = true;
-            transport.write(NettyPackets.disconnect(reason.code(), reason.description())).onComplete(v ->
-                    context.owner().setTimer(DISCONNECT_GRACE_MILLIS, t -> transport.close()));
+            transport.write(NettyPackets.disconnect(reason.code(), reason.description()));
+            context.owner().setTimer(DISCONNECT_GRACE_MILLIS, t -> transport.close());
         } else {
             transport.close();
         }

@@ -13,6 +13,10 @@ interface MqttTransport {
     /** Sends a packet; the future completes when it was written. */
     Future<Void> write(MqttMessage message);
 
+    /**
+     * Closes once the packets already written have left, and at the latest after
+     * {@link ConnectionReset#CLOSE_DEADLINE_MILLIS}: a client that does not read its socket is reset, not waited for.
+     */
     void close();
 
     /** Stops reading (back-pressure). */

@@ -21,6 +21,7 @@ final class TcpTransport implements MqttTransport {
     @Override
     public void close() {
         socket.close();
+        ConnectionReset.afterDeadline(socket.channelHandlerContext().channel());
     }
 
     @Override

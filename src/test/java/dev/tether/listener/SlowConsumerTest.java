@@ -1,0 +1,138 @@
+package dev.tether.listener;
+
+import static dev.tether.testing.MqttPackets.*;
+import static java.nio.charset.StandardCharsets.UTF_8;
+import static java.util.concurrent.TimeUnit.MILLISECONDS;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.hivemq.client.mqtt.datatypes.MqttQos;
+import com.hivemq.client.mqtt.mqtt5.Mqtt5AsyncClient;
+import dev.tether.testing.PostgresResource;
+import dev.tether.testing.RawMqttClient;
+import dev.tether.testing.TestClients;
+import io.quarkus.test.common.WithTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.quarkus.test.junit.QuarkusTestProfile;
+import io.quarkus.test.junit.TestProfile;
+import jakarta.inject.Inject;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Clients that stop reading their socket (a small receive buffer keeps the TCP window small): Tether bounds what it keeps
+ * for them, drops and counts the rest, keeps serving everyone else, and can still evict them. The stuck clients are
+ * raw clients, so nothing reads on their behalf.
+ */
+@QuarkusTest
+@WithTestResource(PostgresResource.class)
+@TestProfile(SlowConsumerTest.SessionLimit.class)
+class SlowConsumerTest {
+
+    /** tether.session.max-queued-messages for this test. */
+    static final int SESSION_LIMIT = 1000;
+
+    /** A session limit of {@link #SESSION_LIMIT} messages, small enough to fill. */
+    public static class SessionLimit implements QuarkusTestProfile {
+        @Override
+        public Map<String, String> getConfigOverrides() {
+            return Map.of("tether.session.max-queued-messages", String.valueOf(SESSION_LIMIT));
+        }
+    }
+
+    private static final int PAYLOAD_BYTES = 10 * 1024;
+    /** 10 MB: more than the socket buffers hold, so a client that does not read has a full socket. */
+    private static final int FILL = 1000;
+    private static final int SMALL_RECEIVE_BUFFER = 4096;
+    /** Bound for one packet, one connect or one round trip. */
+    private static final Duration TIMEOUT = Duration.ofSeconds(5);
+    /** Bound for a burst to be published and routed. */
+    private static final Duration BURST_TIMEOUT = Duration.ofSeconds(60);
+
+    @Inject
+    MqttListener listener;
+
+    // ---- eviction of a client that does not read -------------------------------------------------
+
+    @Test
+    void takeOver_whenOldConnectionStopsReading_thenNewGetsConnackAndOldIsClosedWithinDeadline() throws Exception {
+        // [MQTT-3.1.4-3] the old connection is closed even though the DISCONNECT 0x8E before the close cannot be
+        // written to it: the close has a deadline.
+        awaitNoConnections();
+        String id = TestClients.uniqueId("sc-tk");
+        String topic = "sc/takeover/" + TestClients.uniqueId("t");
+        try (RawMqttClient stuck = stuckSubscriber(connect(MQTT_5, id).build(), topic, 0, MQTT_5);
+             RawMqttClient taker = RawMqttClient.connect("127.0.0.1", listener.port())) {
+            publish(topic, 1, FILL);
+
+            taker.send(connect(MQTT_5, id).build());
+            assertThat(taker.receive(TIMEOUT).connackReasonCode()).isZero();
+            // Closed by the broker while the old client still reads nothing: only the new connection is left.
+            await().atMost(TIMEOUT).until(() -> listener.connectionCount() == 1);
+            assertThat(stuck.awaitClosed(TIMEOUT)).as("old socket sees EOF or reset").isTrue();
+        }
+    }
+
+    @Test
+    void keepAlive_whenClientStopsReadingAndSending_thenClosedWithinDeadline() throws Exception {
+        // 3.1.1 [MQTT-3.1.2-24] (5.0 [MQTT-3.1.2-22]) no packet within 1.5 x Keep Alive: the server disconnects the
+        // client, even one whose socket is full.
+        awaitNoConnections();
+        int keepAliveSeconds = 5;
+        String topic = "sc/keepalive/" + TestClients.uniqueId("t");
+        byte[] connect = connect(MQTT_3_1_1, TestClients.uniqueId("sc-ka")).keepAlive(keepAliveSeconds).build();
+        try (RawMqttClient stuck = stuckSubscriber(connect, topic, 0, MQTT_3_1_1)) {
+            publish(topic, 1, FILL);
+
+            await().atMost(Duration.ofSeconds(keepAliveSeconds * 3L)).until(() -> listener.connectionCount() == 0);
+            assertThat(stuck.awaitClosed(TIMEOUT)).as("socket sees EOF or reset").isTrue();
+        }
+    }
+
+    // ---- helpers ---------------------------------------------------------------------------------
+
+    /** Connects with a small receive buffer and subscribes; the caller then stops reading. */
+    private RawMqttClient stuckSubscriber(byte[] connect, String topic, int qos, int protocolLevel) throws IOException {
+        RawMqttClient raw = RawMqttClient.connect("127.0.0.1", listener.port(), SMALL_RECEIVE_BUFFER);
+        raw.send(connect);
+        assertThat(raw.receive(TIMEOUT).connackReasonCode()).isZero();
+        raw.send(subscribe(1, topic, qos, protocolLevel, null));
+        assertThat(raw.receive(TIMEOUT).subackReasonCodes(protocolLevel)).containsExactly(qos);
+        return raw;
+    }
+
+    /**
+     * Publishes {@code count} messages of {@link #PAYLOAD_BYTES} whose payload starts with their sequence number, and
+     * waits until all are sent (QoS 0) or acknowledged (QoS 1: routed).
+     */
+    private void publish(String topic, int qos, int count) throws Exception {
+        Mqtt5AsyncClient publisher = TestClients.mqtt5(listener.port(), TestClients.uniqueId("sc-pub")).toAsync();
+        publisher.connect().get(TIMEOUT.toMillis(), MILLISECONDS);
+        try {
+            CompletableFuture<?>[] sent = new CompletableFuture<?>[count];
+            for (int i = 0; i < count; i++) {
+                sent[i] = publisher.publishWith().topic(topic).qos(MqttQos.fromCode(qos)).payload(payload(i)).send();
+            }
+            CompletableFuture.allOf(sent).get(BURST_TIMEOUT.toMillis(), MILLISECONDS);
+        } finally {
+            publisher.disconnect().get(TIMEOUT.toMillis(), MILLISECONDS);
+        }
+    }
+
+    private static byte[] payload(int sequence) {
+        byte[] payload = new byte[PAYLOAD_BYTES];
+        Arrays.fill(payload, (byte) 'x');
+        byte[] prefix = String.format("%08d", sequence).getBytes(UTF_8);
+        System.arraycopy(prefix, 0, payload, 0, prefix.length);
+        return payload;
+    }
+
+    /** Connections of earlier tests are gone, so the connection count shows this test's alone. */
+    private void awaitNoConnections() {
+        await().atMost(TIMEOUT).until(() -> listener.connectionCount() == 0);
+    }
+}
