@@ -45,6 +45,14 @@ public interface MqttConfig {
     @WithDefault("/mqtt")
     String websocketPath();
 
+    /**
+     * Bytes waiting to be written to one client beyond which its connection counts as not keeping up (the write
+     * queue's high-water mark; writing resumes below half of it). While it is full, QoS 0 messages to that client are
+     * dropped and counted, and QoS 1/2 messages wait in its session queue ({@code tether.session.max-queued-messages}).
+     */
+    @WithDefault("1048576")
+    int writeQueueMaxSize();
+
     /** A connection that sends no CONNECT within this time is closed. */
     @WithDefault("10s")
     Duration connectTimeout();

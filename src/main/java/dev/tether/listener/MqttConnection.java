@@ -833,14 +833,19 @@ final class MqttConnection implements ClientConnection {
             return;
         }
         if (qos == 0) {
-            writePublish(message, 0, 0, false, subscriptionIds, now);
+            if (transport.writeQueueFull()) {
+                // A client that does not keep up loses QoS 0 messages rather than Tether buffering them (as Mosquitto).
+                services.outboundLimits().droppedForSlowConsumer();
+            } else {
+                writePublish(message, 0, 0, false, subscriptionIds, now);
+            }
             if (messageId > 0) {
                 services.events().publishAndForget(new SessionEvent.MessageAcknowledged(clientId, messageId));
             }
             return;
         }
-        if (!window.hasRoom()) {
-            window.enqueue(new OutboundWindow.Waiting(messageId, message, qos, subscriptionIds));
+        if (mustWait()) {
+            hold(new OutboundWindow.Waiting(messageId, message, qos, subscriptionIds));
             return;
         }
         OutboundWindow.InFlight f = window.send(messageId, message, qos, subscriptionIds);
@@ -850,10 +855,36 @@ final class MqttConnection implements ClientConnection {
         }
     }
 
-    /** Sends waiting messages while the client's Receive Maximum leaves room. */
+    /**
+     * A QoS 1/2 message waits while the client's Receive Maximum is used up, while its write queue is full, or
+     * while the connection already holds the session limit (in flight plus waiting).
+     */
+    private boolean mustWait() {
+        return !window.hasRoom() || transport.writeQueueFull()
+                || window.size() >= services.outboundLimits().maxQueuedMessages();
+    }
+
+    /**
+     * Queues a QoS 1/2 message, at most max-queued-messages per connection; beyond, the queue overflow policy drops
+     * one. A drop from a non-durable session is counted; a durable session's message stays queued in PostgreSQL
+     * (counted there if the store dropped it) and is sent again when the client resumes the session.
+     */
+    private void hold(OutboundWindow.Waiting w) {
+        OutboundLimits limits = services.outboundLimits();
+        window.enqueue(w, limits.maxQueuedMessages(), limits.dropOldest())
+                .filter(dropped -> dropped.messageId() == 0)
+                .ifPresent(dropped -> limits.droppedForFullQueue());
+    }
+
+    /** The client's write queue has drained (called by the listener): waiting messages go out. */
+    void onWritable() {
+        pump();
+    }
+
+    /** Sends waiting messages while the client's Receive Maximum leaves room and it keeps up with what is written. */
     private void pump() {
         Optional<OutboundWindow.Waiting> w;
-        while (phase == Phase.CONNECTED && (w = window.nextWaiting()).isPresent()) {
+        while (phase == Phase.CONNECTED && !transport.writeQueueFull() && (w = window.nextWaiting()).isPresent()) {
             OutboundWindow.Waiting x = w.get();
             sendOrHold(x.message(), x.qos(), x.subscriptionIdentifiers(), x.messageId());
         }

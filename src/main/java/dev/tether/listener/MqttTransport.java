@@ -19,6 +19,12 @@ interface MqttTransport {
      */
     void close();
 
+    /**
+     * True while more bytes wait to be written to the client than {@code tether.mqtt.write-queue-max-size}: the
+     * client is not keeping up. The listener calls the connection's {@code onWritable} once the queue has drained.
+     */
+    boolean writeQueueFull();
+
     /** Stops reading (back-pressure). */
     void pause();
 

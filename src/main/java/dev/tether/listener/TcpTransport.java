@@ -25,6 +25,11 @@ final class TcpTransport implements MqttTransport {
     }
 
     @Override
+    public boolean writeQueueFull() {
+        return socket.writeQueueFull();
+    }
+
+    @Override
     public void pause() {
         socket.pause();
     }

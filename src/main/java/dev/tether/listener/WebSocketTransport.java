@@ -49,6 +49,11 @@ final class WebSocketTransport implements MqttTransport {
     }
 
     @Override
+    public boolean writeQueueFull() {
+        return !webSocket.isClosed() && webSocket.writeQueueFull(); // Vert.x throws once the WebSocket is closed
+    }
+
+    @Override
     public void pause() {
         webSocket.pause();
     }

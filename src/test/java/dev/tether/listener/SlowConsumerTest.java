@@ -10,7 +10,9 @@ import com.hivemq.client.mqtt.datatypes.MqttQos;
 import com.hivemq.client.mqtt.mqtt5.Mqtt5AsyncClient;
 import dev.tether.testing.PostgresResource;
 import dev.tether.testing.RawMqttClient;
+import dev.tether.testing.ReceivedPacket;
 import dev.tether.testing.TestClients;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.junit.QuarkusTestProfile;
@@ -45,6 +47,8 @@ class SlowConsumerTest {
     }
 
     private static final int PAYLOAD_BYTES = 10 * 1024;
+    /** 30 MB: many times what the socket buffers and the 1 MiB write queue hold for a client that does not read. */
+    private static final int BURST = 3000;
     /** 10 MB: more than the socket buffers hold, so a client that does not read has a full socket. */
     private static final int FILL = 1000;
     private static final int SMALL_RECEIVE_BUFFER = 4096;
@@ -52,9 +56,60 @@ class SlowConsumerTest {
     private static final Duration TIMEOUT = Duration.ofSeconds(5);
     /** Bound for a burst to be published and routed. */
     private static final Duration BURST_TIMEOUT = Duration.ofSeconds(60);
+    /** Window in which a message that must not arrive is looked for. */
+    private static final Duration WINDOW = Duration.ofMillis(1500);
 
     @Inject
     MqttListener listener;
+    @Inject
+    MeterRegistry registry;
+
+    // ---- QoS 0: dropped and counted --------------------------------------------------------------
+
+    @Test
+    void deliver_whenQos0SubscriberStopsReading_thenMessagesDroppedCountedAndOtherClientsServed() throws Exception {
+        // Tether keeps at most the write queue (1 MiB) for a client that does not read; the QoS 0 messages beyond are
+        // dropped for that client and counted, as Mosquitto does.
+        String topic = "sc/qos0/" + TestClients.uniqueId("t");
+        double before = dropped("slow-consumer");
+        try (RawMqttClient stuck = stuckSubscriber(connect(MQTT_5, TestClients.uniqueId("sc-q0")).build(), topic, 0,
+                MQTT_5)) {
+            publish(topic, 0, BURST);
+
+            await().atMost(BURST_TIMEOUT).until(() -> dropped("slow-consumer") - before >= BURST / 2.0);
+            assertOtherClientsServed();
+            assertThat(stuck.receive(TIMEOUT).type()).as("the stuck client still gets what was written").isEqualTo(PUBLISH);
+        }
+    }
+
+    // ---- QoS 1, non-durable: bounded by the session limit ----------------------------------------
+
+    @Test
+    void deliver_whenNonDurableQos1SubscriberStopsReading_thenSessionLimitHeldInOrderAndRestDroppedAndCounted()
+            throws Exception {
+        // A Receive Maximum of 65,535 does not bound what waits for the client: max-queued-messages does (in flight plus
+        // waiting, as the durable queue in PostgreSQL); beyond it the overflow policy (drop-newest) drops and counts.
+        String topic = "sc/qos1/" + TestClients.uniqueId("t");
+        double before = dropped("queue-full");
+        byte[] connect = connect(MQTT_5, TestClients.uniqueId("sc-q1"))
+                .extraProperties(property(RECEIVE_MAXIMUM, 65535)).build(); // no Session Expiry: non-durable
+        try (RawMqttClient stuck = stuckSubscriber(connect, topic, 1, MQTT_5)) {
+            publish(topic, 1, BURST);
+
+            await().atMost(BURST_TIMEOUT).until(() -> dropped("queue-full") - before >= BURST - SESSION_LIMIT);
+            assertOtherClientsServed();
+
+            // Reading again drains the socket: the held messages follow, the first ones of the burst, in order
+            // [MQTT-4.6.0-6], and nothing beyond the limit.
+            for (int i = 0; i < SESSION_LIMIT; i++) {
+                ReceivedPacket p = stuck.receive(TIMEOUT);
+                assertThat(p.type()).as("packet %s", p).isEqualTo(PUBLISH);
+                assertThat(sequenceOf(p)).isEqualTo(i);
+            }
+            assertThat(stuck.receiveWithin(WINDOW)).as("PUBLISH beyond the session limit").isEmpty();
+            assertThat(dropped("queue-full") - before).isEqualTo(BURST - SESSION_LIMIT);
+        }
+    }
 
     // ---- eviction of a client that does not read -------------------------------------------------
 
@@ -129,6 +184,32 @@ class SlowConsumerTest {
         byte[] prefix = String.format("%08d", sequence).getBytes(UTF_8);
         System.arraycopy(prefix, 0, payload, 0, prefix.length);
         return payload;
+    }
+
+    private static int sequenceOf(ReceivedPacket publish) {
+        return Integer.parseInt(publish.publishPayloadUtf8(MQTT_5).substring(0, 8));
+    }
+
+    /** A third client connects, and a message it publishes comes back to it. */
+    private void assertOtherClientsServed() throws Exception {
+        Mqtt5AsyncClient other = TestClients.mqtt5(listener.port(), TestClients.uniqueId("sc-other")).toAsync();
+        other.connect().get(TIMEOUT.toMillis(), MILLISECONDS);
+        try {
+            String topic = "sc/other/" + TestClients.uniqueId("t");
+            CompletableFuture<String> received = new CompletableFuture<>();
+            other.subscribeWith().topicFilter(topic).qos(MqttQos.AT_LEAST_ONCE)
+                    .callback(p -> received.complete(new String(p.getPayloadAsBytes(), UTF_8)))
+                    .send().get(TIMEOUT.toMillis(), MILLISECONDS);
+            other.publishWith().topic(topic).qos(MqttQos.AT_LEAST_ONCE).payload("ping".getBytes(UTF_8)).send()
+                    .get(TIMEOUT.toMillis(), MILLISECONDS);
+            assertThat(received.get(TIMEOUT.toMillis(), MILLISECONDS)).isEqualTo("ping");
+        } finally {
+            other.disconnect().get(TIMEOUT.toMillis(), MILLISECONDS);
+        }
+    }
+
+    private double dropped(String reason) {
+        return registry.get("tether.delivery.dropped.messages").tag("reason", reason).functionCounter().count();
     }
 
     /** Connections of earlier tests are gone, so the connection count shows this test's alone. */
