@@ -38,16 +38,23 @@ class SlowConsumerTest {
     /** tether.session.max-queued-messages for this test. */
     static final int SESSION_LIMIT = 1000;
 
-    /** A session limit of {@link #SESSION_LIMIT} messages, small enough to fill. */
+    /** tether.mqtt.write-queue-max-size for this test. */
+    static final int WRITE_QUEUE_BYTES = 256 * 1024;
+
+    /**
+     * A session limit of {@link #SESSION_LIMIT} messages, small enough to fill, and a write queue of
+     * {@link #WRITE_QUEUE_BYTES} that {@link #SESSION_LIMIT} messages overflow, so some of them wait for it to drain.
+     */
     public static class SessionLimit implements QuarkusTestProfile {
         @Override
         public Map<String, String> getConfigOverrides() {
-            return Map.of("tether.session.max-queued-messages", String.valueOf(SESSION_LIMIT));
+            return Map.of("tether.session.max-queued-messages", String.valueOf(SESSION_LIMIT),
+                    "tether.mqtt.write-queue-max-size", String.valueOf(WRITE_QUEUE_BYTES));
         }
     }
 
     private static final int PAYLOAD_BYTES = 10 * 1024;
-    /** 30 MB: many times what the socket buffers and the 1 MiB write queue hold for a client that does not read. */
+    /** 30 MB: many times what the socket buffers and the write queue hold for a client that does not read. */
     private static final int BURST = 3000;
     /** 10 MB: more than the socket buffers hold, so a client that does not read has a full socket. */
     private static final int FILL = 1000;
@@ -68,7 +75,7 @@ class SlowConsumerTest {
 
     @Test
     void deliver_whenQos0SubscriberStopsReading_thenMessagesDroppedCountedAndOtherClientsServed() throws Exception {
-        // Tether keeps at most the write queue (1 MiB) for a client that does not read; the QoS 0 messages beyond are
+        // Tether keeps at most the write queue for a client that does not read; the QoS 0 messages beyond are
         // dropped for that client and counted, as Mosquitto does.
         String topic = "sc/qos0/" + TestClients.uniqueId("t");
         double before = dropped("slow-consumer");
