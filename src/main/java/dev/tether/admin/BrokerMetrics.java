@@ -54,6 +54,13 @@ public class BrokerMetrics {
                 .tag("policy", "drop-oldest").register(registry);
         FunctionCounter.builder("tether.delivery.oversize.dropped.messages", listener, MqttListener::oversizeDrops)
                 .description("Messages not sent because they exceeded the client's Maximum Packet Size").register(registry);
+        FunctionCounter.builder("tether.delivery.dropped.messages", listener, MqttListener::slowConsumerDrops)
+                .description("QoS 0 messages not sent because the client was not reading fast enough (write queue full)")
+                .tag("reason", "slow-consumer").register(registry);
+        FunctionCounter.builder("tether.delivery.dropped.messages", listener, MqttListener::queueFullDrops)
+                .description("QoS 1/2 messages of non-durable sessions dropped because the session already held "
+                        + "max-queued-messages (by the queue overflow policy)")
+                .tag("reason", "queue-full").register(registry);
         FunctionCounter.builder("tether.store.transactions", reconciler, Reconciler::transactions)
                 .description("Group-commit transactions written").register(registry);
         FunctionCounter.builder("tether.store.retries", reconciler, Reconciler::retries)

@@ -45,6 +45,16 @@ public interface MqttConfig {
     @WithDefault("/mqtt")
     String websocketPath();
 
+    /**
+     * Bytes waiting to be written to one client beyond which its connection counts as not keeping up (the write
+     * queue's high-water mark; writing resumes below half of it). While it is full, QoS 0 messages to that client are
+     * dropped and counted, and QoS 1/2 messages wait in its session queue ({@code tether.session.max-queued-messages}).
+     * The default leaves room for what one event-loop turn writes to a client that does keep up: flushes are
+     * consolidated, so up to 256 packets (e.g. 256 x 16 KiB) can wait for one flush.
+     */
+    @WithDefault("4194304")
+    int writeQueueMaxSize();
+
     /** A connection that sends no CONNECT within this time is closed. */
     @WithDefault("10s")
     Duration connectTimeout();

@@ -59,6 +59,31 @@ public final class OutboundWindow {
         waiting.add(w);
     }
 
+    /** Messages held for the client: in flight plus waiting. */
+    public int size() {
+        return inFlight.size() + waiting.size();
+    }
+
+    /**
+     * Queues a message to wait for room while the window holds fewer than {@code limit} messages (in flight plus
+     * waiting). A full window drops one message: with {@code dropOldest} the oldest waiting one, which makes room
+     * for {@code w}; otherwise, or when nothing waits (a message in flight is never dropped), {@code w} itself.
+     *
+     * @return the message dropped, if any
+     */
+    public Optional<Waiting> enqueue(Waiting w, int limit, boolean dropOldest) {
+        if (size() < limit) {
+            waiting.add(w);
+            return Optional.empty();
+        }
+        if (dropOldest && !waiting.isEmpty()) {
+            Waiting oldest = waiting.poll();
+            waiting.add(w);
+            return Optional.of(oldest);
+        }
+        return Optional.of(w);
+    }
+
     public Optional<Waiting> nextWaiting() {
         return hasRoom() ? Optional.ofNullable(waiting.poll()) : Optional.empty();
     }

@@ -26,5 +26,6 @@ record BrokerServices(
         RetainedMessages retained,
         Clock clock,
         java.util.concurrent.atomic.AtomicLong oversizeDrops,
-        AccessRules access) {
+        AccessRules access,
+        OutboundLimits outboundLimits) {
 }

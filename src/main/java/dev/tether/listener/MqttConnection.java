@@ -821,10 +821,12 @@ final class MqttConnection implements ClientConnection {
         if (mqtt5() && phase != Phase.AWAITING_CONNECT) {
             // [MQTT-3.14.4-1] close after DISCONNECT; packets the client sent meanwhile are ignored. The client gets a
             // moment to read the DISCONNECT behind the acknowledgements already on their way (a client still writing
-            // to a closed socket would see a broken pipe instead of the reason code).
+            // to a closed socket would see a broken pipe instead of the reason code). The moment runs from now, not
+            // from when the DISCONNECT has been written, which a client that does not read its socket delays until TCP
+            // gives up: keep-alive and takeover must evict it. The close itself has a deadline (MqttTransport#close).
             disconnecting = true;
-            transport.write(NettyPackets.disconnect(reason.code(), reason.description())).onComplete(v ->
-                    context.owner().setTimer(DISCONNECT_GRACE_MILLIS, t -> transport.close()));
+            transport.write(NettyPackets.disconnect(reason.code(), reason.description()));
+            context.owner().setTimer(DISCONNECT_GRACE_MILLIS, t -> transport.close());
         } else {
             transport.close();
         }
@@ -931,14 +933,19 @@ final class MqttConnection implements ClientConnection {
             return;
         }
         if (qos == 0) {
-            writePublish(message, 0, 0, false, subscriptionIds, now);
+            if (transport.writeQueueFull()) {
+                // A client that does not keep up loses QoS 0 messages rather than Tether buffering them (as Mosquitto).
+                services.outboundLimits().droppedForSlowConsumer();
+            } else {
+                writePublish(message, 0, 0, false, subscriptionIds, now);
+            }
             if (messageId > 0) {
                 persist(new SessionEvent.MessageAcknowledged(clientId, messageId));
             }
             return;
         }
-        if (!window.hasRoom()) {
-            window.enqueue(new OutboundWindow.Waiting(messageId, message, qos, subscriptionIds));
+        if (mustWait()) {
+            hold(new OutboundWindow.Waiting(messageId, message, qos, subscriptionIds));
             return;
         }
         OutboundWindow.InFlight f = window.send(messageId, message, qos, subscriptionIds);
@@ -981,10 +988,37 @@ final class MqttConnection implements ClientConnection {
         });
     }
 
-    /** Sends waiting messages while the client's Receive Maximum leaves room. */
+
+    /**
+     * A QoS 1/2 message waits while the client's Receive Maximum is used up, while its write queue is full, or
+     * while the connection already holds the session limit (in flight plus waiting).
+     */
+    private boolean mustWait() {
+        return !window.hasRoom() || transport.writeQueueFull()
+                || window.size() >= services.outboundLimits().maxQueuedMessages();
+    }
+
+    /**
+     * Queues a QoS 1/2 message, at most max-queued-messages per connection; beyond, the queue overflow policy drops
+     * one. A drop from a non-durable session is counted; a durable session's message stays queued in PostgreSQL
+     * (counted there if the store dropped it) and is sent again when the client resumes the session.
+     */
+    private void hold(OutboundWindow.Waiting w) {
+        OutboundLimits limits = services.outboundLimits();
+        window.enqueue(w, limits.maxQueuedMessages(), limits.dropOldest())
+                .filter(dropped -> dropped.messageId() == 0)
+                .ifPresent(dropped -> limits.droppedForFullQueue());
+    }
+
+    /** The client's write queue has drained (called by the listener): waiting messages go out. */
+    void onWritable() {
+        pump();
+    }
+
+    /** Sends waiting messages while the client's Receive Maximum leaves room and it keeps up with what is written. */
     private void pump() {
         Optional<OutboundWindow.Waiting> w;
-        while (phase == Phase.CONNECTED && (w = window.nextWaiting()).isPresent()) {
+        while (isSending() && !transport.writeQueueFull() && (w = window.nextWaiting()).isPresent()) {
             OutboundWindow.Waiting x = w.get();
             sendOrHold(x.message(), x.qos(), x.subscriptionIdentifiers(), x.messageId());
         }

@@ -1,6 +1,7 @@
 package dev.tether.listener;
 
 import dev.tether.config.MqttConfig;
+import dev.tether.config.SessionConfig;
 import dev.tether.config.StoreConfig;
 import dev.tether.delivery.ConnectedClients;
 import dev.tether.delivery.MessageRouter;
@@ -49,12 +50,12 @@ public class MqttListener {
     public MqttListener(Vertx vertx, MqttConfig config, StoreConfig store, SessionPolicy policy, SessionEvents events,
                         MessageRouter router, SubscriptionIndex subscriptions, ConnectedClients clients,
                         SessionDirectory sessions, RetainedMessages retained, BrokerInstance instance, Clock clock,
-                        WillPublisher wills, dev.tether.config.AccessConfig access) {
+                        WillPublisher wills, dev.tether.config.AccessConfig access, SessionConfig session) {
         this.vertx = vertx;
         this.config = config;
         this.wills = wills;
         this.services = new BrokerServices(instance.id(), config, store, policy, events, router, subscriptions,
-                clients, sessions, retained, clock, oversizeDrops, new AccessRules(access));
+                clients, sessions, retained, clock, oversizeDrops, new AccessRules(access), OutboundLimits.of(session));
     }
 
     /** Binds the listener; the returned {@link Uni} gives the bound port. */
@@ -79,6 +80,8 @@ public class MqttListener {
             MqttConnection connection = new MqttConnection(new TcpTransport(socket), Vertx.currentContext(), services, wills);
             connections.add(connection);
             socket.messageHandler(connection::onMessage);
+            socket.setWriteQueueMaxSize(config.writeQueueMaxSize());
+            socket.drainHandler(v -> connection.onWritable());
             socket.exceptionHandler(e -> LOG.debugf("connection error: %s", e.toString()));
             socket.closeHandler(v -> {
                 connections.remove(connection);
@@ -101,6 +104,8 @@ public class MqttListener {
         MqttConnection connection = new MqttConnection(new WebSocketTransport(webSocket, codec), Vertx.currentContext(),
                 services, wills);
         connections.add(connection);
+        webSocket.setWriteQueueMaxSize(config.writeQueueMaxSize());
+        webSocket.drainHandler(v -> connection.onWritable());
         webSocket.binaryMessageHandler(frame -> {
             codec.writeInbound(io.netty.buffer.Unpooled.wrappedBuffer(frame.getBytes()));
             Object packet;
@@ -127,6 +132,16 @@ public class MqttListener {
     /** Messages not sent because they exceeded a client's Maximum Packet Size, since start. */
     public long oversizeDrops() {
         return oversizeDrops.get();
+    }
+
+    /** QoS 0 messages not sent because the client was not keeping up (its write queue was full), since start. */
+    public long slowConsumerDrops() {
+        return services.outboundLimits().slowConsumerDrops();
+    }
+
+    /** QoS 1/2 messages of non-durable sessions dropped because the session held its queue limit, since start. */
+    public long queueFullDrops() {
+        return services.outboundLimits().queueFullDrops();
     }
 
     public int connectionCount() {

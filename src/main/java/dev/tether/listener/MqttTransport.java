@@ -13,7 +13,17 @@ interface MqttTransport {
     /** Sends a packet; the future completes when it was written. */
     Future<Void> write(MqttMessage message);
 
+    /**
+     * Closes once the packets already written have left, and at the latest after
+     * {@link ConnectionReset#CLOSE_DEADLINE_MILLIS}: a client that does not read its socket is reset, not waited for.
+     */
     void close();
+
+    /**
+     * True while more bytes wait to be written to the client than {@code tether.mqtt.write-queue-max-size}: the
+     * client is not keeping up. The listener calls the connection's {@code onWritable} once the queue has drained.
+     */
+    boolean writeQueueFull();
 
     /** Stops reading (back-pressure). */
     void pause();

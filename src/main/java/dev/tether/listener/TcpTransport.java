@@ -21,6 +21,12 @@ final class TcpTransport implements MqttTransport {
     @Override
     public void close() {
         socket.close();
+        ConnectionReset.afterDeadline(socket.channelHandlerContext().channel());
+    }
+
+    @Override
+    public boolean writeQueueFull() {
+        return socket.writeQueueFull();
     }
 
     @Override

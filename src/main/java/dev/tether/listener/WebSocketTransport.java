@@ -6,6 +6,7 @@ import io.netty.handler.codec.mqtt.MqttMessage;
 import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.ServerWebSocket;
+import io.vertx.core.http.impl.WebSocketInternal;
 
 /**
  * MQTT over WebSocket (MQTT 5.0 §6): binary frames carry the byte stream; the same Netty MQTT codec
@@ -42,6 +43,14 @@ final class WebSocketTransport implements MqttTransport {
     @Override
     public void close() {
         webSocket.close();
+        if (webSocket instanceof WebSocketInternal internal) {
+            ConnectionReset.afterDeadline(internal.channelHandlerContext().channel());
+        }
+    }
+
+    @Override
+    public boolean writeQueueFull() {
+        return !webSocket.isClosed() && webSocket.writeQueueFull(); // Vert.x throws once the WebSocket is closed
     }
 
     @Override

@@ -39,9 +39,21 @@ public final class RawMqttClient implements AutoCloseable {
 
     /** Opens a TCP connection (bounded by {@link #CONNECT_TIMEOUT}) with TCP_NODELAY so each write goes out at once. */
     public static RawMqttClient connect(String host, int port) throws IOException {
+        return connect(host, port, 0);
+    }
+
+    /**
+     * As {@link #connect(String, int)} with the socket receive buffer set to {@code receiveBufferSize} bytes before
+     * connecting (0: the system's default), so the TCP window stays small: a client that stops reading then stops
+     * the server's writes after a few KB.
+     */
+    public static RawMqttClient connect(String host, int port, int receiveBufferSize) throws IOException {
         Socket socket = new Socket();
         try {
             socket.setTcpNoDelay(true);
+            if (receiveBufferSize > 0) {
+                socket.setReceiveBufferSize(receiveBufferSize);
+            }
             socket.connect(new InetSocketAddress(host, port), (int) CONNECT_TIMEOUT.toMillis());
             return new RawMqttClient(socket);
         } catch (IOException e) {
