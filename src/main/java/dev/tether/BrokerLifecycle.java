@@ -16,9 +16,9 @@ import java.util.concurrent.TimeUnit;
 import org.jboss.logging.Logger;
 
 /**
- * Starts the broker once the schema is migrated: recovery from PostgreSQL first, then the
- * listener. On SIGTERM: DISCONNECT 0x8B to MQTT 5 clients, the reconciler flushed, the instance
- * marked stopped. Start-up and shutdown run on the main thread, never on an event loop, so the
+ * Starts the broker once the schema is migrated: recovery from PostgreSQL first, then the jobs,
+ * then the listener. On SIGTERM: DISCONNECT 0x8B to MQTT 5 clients, the reconciler flushed, the
+ * instance marked stopped. Start-up and shutdown run on the main thread, never on an event loop, so the
  * bounded waits here block nothing that serves clients.
  */
 @ApplicationScoped
@@ -44,6 +44,9 @@ public class BrokerLifecycle {
 
     void start(@Observes @Priority(100) StartupEvent ev) {
         recovery.recover().await().atMost(START_TIMEOUT);
+        // Halted until now (quarkus.scheduler.start-mode): a will the expiry job publishes must find
+        // the subscriptions that recovery loaded.
+        scheduler.resume();
         listener.start().await().atMost(START_TIMEOUT);
     }
 
