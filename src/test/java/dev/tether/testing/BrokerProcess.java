@@ -22,7 +22,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 
 /**
- * One broker installation (data directory and ports) for integration
+ * One broker installation (data directory, instance state directory and ports) for integration
  * tests, run as successive processes of the packaged {@code quarkus-run.jar} with its default
  * embedded PostgreSQL.
  */
@@ -32,6 +32,7 @@ public final class BrokerProcess {
     public static final Duration EXIT_WAIT = Duration.ofSeconds(30);
 
     public final Path dataDir;
+    public final Path stateDir;
     public final int pgPort;
     public final int mqttPort;
     public final int httpPort;
@@ -42,6 +43,7 @@ public final class BrokerProcess {
 
     private BrokerProcess(Path dir, List<String> settings) throws IOException {
         this.dataDir = dir.resolve("postgres").toAbsolutePath();
+        this.stateDir = dir.toAbsolutePath();
         this.logDir = dir;
         this.settings = List.copyOf(settings);
         this.pgPort = freePort();
@@ -74,6 +76,7 @@ public final class BrokerProcess {
                 "-Xmx256m",
                 "-Dtether.embedded-postgres.data-dir=" + dataDir,
                 "-Dtether.embedded-postgres.port=" + pgPort,
+                "-Dtether.instance.state-dir=" + stateDir,
                 "-Dtether.mqtt.host=127.0.0.1",
                 "-Dtether.mqtt.port=" + mqttPort,
                 "-Dquarkus.http.host=127.0.0.1",
