@@ -86,23 +86,46 @@ public class SessionRecovery {
     }
 
     /**
-     * Sessions held by an instance whose heartbeat stopped count as disconnected at its last
-     * heartbeat: their deadlines and pending wills follow from that moment. Safe to run on every
-     * replica at once: each session row is updated once, under its row lock.
+     * Releases the sessions of other instances silent for longer than the instance timeout, as
+     * disconnected at each instance's last heartbeat: instances that died (marked stopped here),
+     * and stopped instances still marked as holding connected sessions (a shutdown whose last
+     * writes did not complete; its stop counts as its last heartbeat). A stopped instance that
+     * still beats (declared dead by mistake, or still draining) keeps its sessions. Then deletes
+     * the rows of stopped instances silent for longer than the retention that hold no connected
+     * session, so that rows do not pile up with every restart. Safe to run on every replica at
+     * once: instance rows are claimed with {@code SKIP LOCKED}, and each session row is updated
+     * once, under its row lock.
      *
      * @return the number of sessions released
      */
     public Uni<Integer> sweepDeadInstances() {
         return pool.withTransaction(tx -> tx.preparedQuery(release(
-                                "SELECT instance_id, heartbeat_at FROM broker_instances WHERE instance_id <> $1 "
-                                        + "AND stopped_at IS NULL AND heartbeat_at < now() - make_interval(secs => $2) "
-                                        + "FOR NO KEY UPDATE SKIP LOCKED"))
-                        .execute(Tuple.of(instance.id(), (double) config.instanceTimeout().toSeconds())))
-                .map(Released::of)
+                                "SELECT instance_id, heartbeat_at FROM broker_instances b WHERE instance_id <> $1 "
+                                        + "AND heartbeat_at < now() - make_interval(secs => $2) "
+                                        + "AND (stopped_at IS NULL OR EXISTS (SELECT 1 FROM sessions s "
+                                        + "WHERE s.instance_id = b.instance_id AND s.connected)) "
+                                        + "FOR NO KEY UPDATE OF b SKIP LOCKED"))
+                        .execute(Tuple.of(instance.id(), (double) config.instanceTimeout().toSeconds()))
+                        .map(Released::of)
+                        .call(released -> tx.preparedQuery("DELETE FROM broker_instances WHERE instance_id IN ("
+                                        + "SELECT instance_id FROM broker_instances b WHERE instance_id <> $1 "
+                                        + "AND stopped_at IS NOT NULL "
+                                        + "AND heartbeat_at < now() - make_interval(secs => $2) "
+                                        + "AND NOT EXISTS (SELECT 1 FROM sessions s "
+                                        + "WHERE s.instance_id = b.instance_id AND s.connected) "
+                                        + "FOR UPDATE OF b SKIP LOCKED)")
+                                .execute(Tuple.of(instance.id(),
+                                        (double) config.stoppedInstanceRetention().toSeconds()))
+                                .invoke(deleted -> {
+                                    if (deleted.rowCount() > 0) {
+                                        LOG.infof("deleted the rows of %d broker instances stopped over %s ago",
+                                                deleted.rowCount(), config.stoppedInstanceRetention());
+                                    }
+                                })))
                 .invoke(r -> {
-                    if (r.newlyStopped() > 0) {
-                        LOG.infof("released %d sessions (%d wills pending) of %d dead broker instances",
-                                r.sessions(), r.wills(), r.newlyStopped());
+                    if (r.sessions() > 0 || r.newlyStopped() > 0) {
+                        LOG.infof("released %d sessions (%d wills pending) of other broker instances; "
+                                + "%d instances found dead", r.sessions(), r.wills(), r.newlyStopped());
                     }
                 })
                 .map(Released::sessions);
