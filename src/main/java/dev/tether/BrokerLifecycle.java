@@ -16,10 +16,12 @@ import java.util.concurrent.TimeUnit;
 import org.jboss.logging.Logger;
 
 /**
- * Starts the broker once the schema is migrated: recovery from PostgreSQL first, then the
- * listener. On SIGTERM: DISCONNECT 0x8B to MQTT 5 clients, the reconciler flushed, the instance
- * marked stopped. Start-up and shutdown run on the main thread, never on an event loop, so the
- * bounded waits here block nothing that serves clients.
+ * Starts the broker once the schema is migrated: recovery from PostgreSQL first, then the jobs,
+ * then the listener. On SIGTERM: DISCONNECT 0x8B to MQTT 5 clients, the reconciler flushed, the
+ * instance marked stopped. A session whose close was not committed in time stays marked connected
+ * on the stopped instance; this broker's next start, or once the instance timeout has passed the
+ * sweep of any replica, releases it as disconnected at the stop. Start-up and shutdown run on the
+ * main thread, never on an event loop, so the bounded waits here block nothing that serves clients.
  */
 @ApplicationScoped
 public class BrokerLifecycle {
@@ -44,6 +46,9 @@ public class BrokerLifecycle {
 
     void start(@Observes @Priority(100) StartupEvent ev) {
         recovery.recover().await().atMost(START_TIMEOUT);
+        // Halted until now (quarkus.scheduler.start-mode): a will the expiry job publishes must find
+        // the subscriptions that recovery loaded.
+        scheduler.resume();
         listener.start().await().atMost(START_TIMEOUT);
     }
 
@@ -59,7 +64,8 @@ public class BrokerLifecycle {
             // Closing connections publishes their SessionClosed events; wait until all are committed.
             events.whenDrainedTo(0, drained::countDown);
             if (!drained.await(10, TimeUnit.SECONDS)) {
-                LOG.warnf("%d session events not written at shutdown", events.waiting());
+                LOG.warnf("%d session events not written at shutdown; sessions still marked connected are "
+                        + "released at the next start or after the instance timeout", events.waiting());
             }
             recovery.markStopped().await().atMost(Duration.ofSeconds(5));
             LOG.infof("stopped; reconciler mean batch %.1f events", reconciler.meanBatchSize());

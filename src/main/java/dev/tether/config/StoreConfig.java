@@ -28,6 +28,14 @@ public interface StoreConfig {
     @WithDefault("10s")
     Duration instanceTimeout();
 
+    /**
+     * How long the {@code broker_instances} row of a stopped (or dead) instance is kept after its
+     * last heartbeat once it holds no connected session, for people looking at recent restarts and crashes; then the
+     * expiry job deletes it, so that rows do not accumulate with every restart.
+     */
+    @WithDefault("1h")
+    Duration stoppedInstanceRetention();
+
     /** Rows (sessions, due wills, expired queued or retained messages) removed per statement by the expiry job. */
     @WithDefault("1000")
     int expiryBatchSize();

@@ -8,15 +8,18 @@ import dev.tether.routing.SubscriptionIndex;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.mutiny.sqlclient.Row;
+import io.vertx.mutiny.sqlclient.RowSet;
 import io.vertx.mutiny.sqlclient.Tuple;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.net.InetAddress;
+import java.util.Optional;
+import java.util.UUID;
 import org.jboss.logging.Logger;
 
 /**
  * Brings this instance up from what PostgreSQL holds: registers the instance, turns the sessions
- * of dead instances into disconnected ones, and loads sessions, subscriptions and retained
- * messages into memory so that messages for offline sessions are queued.
+ * of its previous life and of dead instances into disconnected ones, and loads sessions,
+ * subscriptions and retained messages into memory so that messages for offline sessions are queued.
  */
 @ApplicationScoped
 public class SessionRecovery {
@@ -42,6 +45,7 @@ public class SessionRecovery {
 
     public Uni<Void> recover() {
         return register()
+                .chain(this::settlePreviousLife)
                 .chain(this::sweepDeadInstances)
                 .chain(this::load);
     }
@@ -53,45 +57,113 @@ public class SessionRecovery {
         } catch (Exception e) {
             host = "unknown";
         }
+        LOG.infof("broker instance %s on %s%s", instance.id(), host,
+                instance.previousLife().map(p -> ", previous life " + p).orElse(""));
         return pool.preparedQuery("INSERT INTO broker_instances (instance_id, host_name) VALUES ($1, $2)")
                 .execute(Tuple.of(instance.id(), host)).replaceWithVoid();
     }
 
     /**
-     * Sessions held by an instance whose heartbeat stopped count as disconnected at its last
-     * heartbeat: their deadlines and pending wills follow from that moment. Safe to run on every
-     * replica at once: each session row is updated once, under its row lock.
+     * The sessions this broker's previous life (the process before it on the same state directory)
+     * still held count as disconnected at that life's last heartbeat, now rather than after the
+     * instance timeout: a client reconnecting right after a fast restart finds its session past its
+     * deadline gone and its will pending. Runs before the listener opens; waits for (rather than
+     * skips) a sweep of another replica that is releasing the same instance.
+     */
+    private Uni<Void> settlePreviousLife() {
+        Optional<UUID> previous = instance.previousLife();
+        if (previous.isEmpty()) {
+            return Uni.createFrom().voidItem();
+        }
+        return pool.withTransaction(tx -> tx.preparedQuery(release(
+                                "SELECT instance_id, heartbeat_at FROM broker_instances WHERE instance_id = $1 "
+                                        + "FOR NO KEY UPDATE"))
+                        .execute(Tuple.of(previous.get())))
+                .map(Released::of)
+                .invoke(r -> LOG.infof("previous life %s: released %d sessions (%d wills pending)", previous.get(),
+                        r.sessions(), r.wills()))
+                .replaceWithVoid();
+    }
+
+    /**
+     * Releases the sessions of other instances silent for longer than the instance timeout, as
+     * disconnected at each instance's last heartbeat: instances that died (marked stopped here),
+     * and stopped instances still marked as holding connected sessions (a shutdown whose last
+     * writes did not complete; its stop counts as its last heartbeat). A stopped instance that
+     * still beats (declared dead by mistake, or still draining) keeps its sessions. Then deletes
+     * the rows of stopped instances silent for longer than the retention that hold no connected
+     * session, so that rows do not pile up with every restart. Safe to run on every replica at
+     * once: instance rows are claimed with {@code SKIP LOCKED}, and each session row is updated
+     * once, under its row lock.
      *
      * @return the number of sessions released
      */
     public Uni<Integer> sweepDeadInstances() {
-        return pool.withTransaction(tx -> tx.preparedQuery(
-                        "WITH dead AS (SELECT instance_id, heartbeat_at FROM broker_instances "
-                                + "WHERE instance_id <> $1 AND stopped_at IS NULL "
-                                + "AND heartbeat_at < now() - make_interval(secs => $2) FOR UPDATE SKIP LOCKED), "
-                                + "released AS (UPDATE sessions s SET connected = false, instance_id = NULL, "
-                                + "disconnected_at = d.heartbeat_at, "
-                                + "expires_at = CASE WHEN s.expiry_interval_seconds = 4294967295 THEN NULL "
-                                + "ELSE d.heartbeat_at + make_interval(secs => s.expiry_interval_seconds) END "
-                                + "FROM dead d WHERE s.instance_id = d.instance_id AND s.connected "
-                                + "RETURNING s.client_id, s.expires_at, d.heartbeat_at), "
-                                + "wills AS (UPDATE session_wills w SET publish_at = CASE WHEN r.expires_at IS NULL "
-                                + "THEN r.heartbeat_at + make_interval(secs => w.will_delay_seconds) "
-                                + "ELSE LEAST(r.heartbeat_at + make_interval(secs => w.will_delay_seconds), r.expires_at) END "
-                                + "FROM released r WHERE w.client_id = r.client_id RETURNING w.client_id), "
-                                + "stopped AS (UPDATE broker_instances SET stopped_at = now() "
-                                + "WHERE instance_id IN (SELECT instance_id FROM dead) RETURNING instance_id) "
-                                + "SELECT (SELECT count(*) FROM released) AS released, (SELECT count(*) FROM wills) AS wills, "
-                                + "(SELECT count(*) FROM stopped) AS instances")
-                        .execute(Tuple.of(instance.id(), (double) config.instanceTimeout().toSeconds())))
-                .map(rows -> {
-                    Row r = rows.iterator().next();
-                    int released = r.getLong("released").intValue();
-                    if (r.getLong("instances") > 0) {
-                        LOG.infof("released %d sessions of %d dead broker instances", released, r.getLong("instances"));
+        return pool.withTransaction(tx -> tx.preparedQuery(release(
+                                "SELECT instance_id, heartbeat_at FROM broker_instances b WHERE instance_id <> $1 "
+                                        + "AND heartbeat_at < now() - make_interval(secs => $2) "
+                                        + "AND (stopped_at IS NULL OR EXISTS (SELECT 1 FROM sessions s "
+                                        + "WHERE s.instance_id = b.instance_id AND s.connected)) "
+                                        + "FOR NO KEY UPDATE OF b SKIP LOCKED"))
+                        .execute(Tuple.of(instance.id(), (double) config.instanceTimeout().toSeconds()))
+                        .map(Released::of)
+                        .call(released -> tx.preparedQuery("DELETE FROM broker_instances WHERE instance_id IN ("
+                                        + "SELECT instance_id FROM broker_instances b WHERE instance_id <> $1 "
+                                        + "AND stopped_at IS NOT NULL "
+                                        + "AND heartbeat_at < now() - make_interval(secs => $2) "
+                                        + "AND NOT EXISTS (SELECT 1 FROM sessions s "
+                                        + "WHERE s.instance_id = b.instance_id AND s.connected) "
+                                        + "FOR UPDATE OF b SKIP LOCKED)")
+                                .execute(Tuple.of(instance.id(),
+                                        (double) config.stoppedInstanceRetention().toSeconds()))
+                                .invoke(deleted -> {
+                                    if (deleted.rowCount() > 0) {
+                                        LOG.infof("deleted the rows of %d broker instances stopped over %s ago",
+                                                deleted.rowCount(), config.stoppedInstanceRetention());
+                                    }
+                                })))
+                .invoke(r -> {
+                    if (r.sessions() > 0 || r.newlyStopped() > 0) {
+                        LOG.infof("released %d sessions (%d wills pending) of other broker instances; "
+                                + "%d instances found dead", r.sessions(), r.wills(), r.newlyStopped());
                     }
-                    return released;
-                });
+                })
+                .map(Released::sessions);
+    }
+
+    /** Counts of one {@link #release} statement. */
+    private record Released(int sessions, int wills, int newlyStopped) {
+        static Released of(RowSet<Row> rows) {
+            Row r = rows.iterator().next();
+            return new Released(r.getLong("released").intValue(), r.getLong("wills").intValue(),
+                    r.getLong("stopped").intValue());
+        }
+    }
+
+    /**
+     * One statement that releases the sessions still marked connected on the instances that
+     * {@code instances} selects and locks ({@code instance_id, heartbeat_at}): each becomes
+     * disconnected at its instance's last heartbeat, with its deadline (heartbeat + Session Expiry
+     * Interval; none for 4294967295) and its will's publication time (the earlier of heartbeat +
+     * Will Delay Interval and the deadline [MQTT-3.1.2-8]) counted from there. The instances are
+     * marked stopped, keeping an earlier stop time.
+     */
+    private static String release(String instances) {
+        return "WITH gone AS (" + instances + "), "
+                + "released AS (UPDATE sessions s SET connected = false, instance_id = NULL, "
+                + "disconnected_at = g.heartbeat_at, "
+                + "expires_at = CASE WHEN s.expiry_interval_seconds = 4294967295 THEN NULL "
+                + "ELSE g.heartbeat_at + make_interval(secs => s.expiry_interval_seconds) END "
+                + "FROM gone g WHERE s.instance_id = g.instance_id AND s.connected "
+                + "RETURNING s.client_id, s.expires_at, g.heartbeat_at), "
+                + "wills AS (UPDATE session_wills w SET publish_at = CASE WHEN r.expires_at IS NULL "
+                + "THEN r.heartbeat_at + make_interval(secs => w.will_delay_seconds) "
+                + "ELSE LEAST(r.heartbeat_at + make_interval(secs => w.will_delay_seconds), r.expires_at) END "
+                + "FROM released r WHERE w.client_id = r.client_id RETURNING w.client_id), "
+                + "stopped AS (UPDATE broker_instances b SET stopped_at = now() FROM gone g "
+                + "WHERE b.instance_id = g.instance_id AND b.stopped_at IS NULL RETURNING b.instance_id) "
+                + "SELECT (SELECT count(*) FROM released) AS released, (SELECT count(*) FROM wills) AS wills, "
+                + "(SELECT count(*) FROM stopped) AS stopped";
     }
 
     private Uni<Void> load() {

@@ -12,33 +12,22 @@ import com.hivemq.client.mqtt.mqtt5.message.connect.connack.Mqtt5ConnAck;
 import com.hivemq.client.mqtt.mqtt5.message.disconnect.Mqtt5DisconnectReasonCode;
 import com.hivemq.client.mqtt.mqtt5.message.publish.Mqtt5PublishResult;
 import com.hivemq.client.mqtt.mqtt5.message.publish.puback.Mqtt5PubAckReasonCode;
-import java.io.IOException;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
+import dev.tether.testing.BrokerProcess;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
-import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
-import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
-import java.util.OptionalLong;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -49,11 +38,9 @@ import org.junit.jupiter.api.Test;
  */
 class DurabilityIT {
 
-    private static final Duration START_WAIT = Duration.ofSeconds(60);
-    private static final Duration EXIT_WAIT = Duration.ofSeconds(30);
     private static final long SESSION_EXPIRY = 3600;
 
-    private final List<Broker> brokers = new ArrayList<>();
+    private final List<BrokerProcess> brokers = new ArrayList<>();
     private final List<Mqtt5AsyncClient> clients = new ArrayList<>();
 
     @Test
@@ -62,7 +49,7 @@ class DurabilityIT {
         // [MQTT-3.1.2-4] [MQTT-3.1.2-5] [MQTT-3.2.2-3] session state (subscriptions, queued QoS 1 messages)
         // outlives the broker; [MQTT-4.3.2-2] PUBACK only after the server took ownership of the message;
         // [MQTT-4.6.0-6] messages from one publisher to one topic arrive in order.
-        Broker broker = Broker.create("kill", brokers);
+        BrokerProcess broker = BrokerProcess.create("durability-it", "kill", brokers);
         broker.start();
         String run = UUID.randomUUID().toString().substring(0, 8);
         int sessions = 50;
@@ -115,12 +102,12 @@ class DurabilityIT {
             assertThat(((Mqtt5PublishResult.Mqtt5Qos1Result) r).getPubAck().getReasonCode())
                     .isEqualTo(Mqtt5PubAckReasonCode.SUCCESS);
         }
-        assertThat(broker.process.waitFor(EXIT_WAIT.toSeconds(), TimeUnit.SECONDS)).isTrue();
+        assertThat(broker.process().waitFor(BrokerProcess.EXIT_WAIT.toSeconds(), TimeUnit.SECONDS)).isTrue();
         // pg_ctl started PostgreSQL detached: it outlives the killed JVM, and the next start must deal with it.
-        assertThat(Broker.isRunning(postmaster)).as("orphaned PostgreSQL after SIGKILL").isTrue();
+        assertThat(BrokerProcess.isRunning(postmaster)).as("orphaned PostgreSQL after SIGKILL").isTrue();
 
         broker.start(); // same data directory and ports: stops the orphan, replays the WAL
-        assertThat(Broker.isRunning(postmaster)).as("orphan stopped by the restarted broker").isFalse();
+        assertThat(BrokerProcess.isRunning(postmaster)).as("orphan stopped by the restarted broker").isFalse();
         Map<String, List<String>> received = new ConcurrentHashMap<>();
         List<CompletableFuture<Mqtt5ConnAck>> connacks = new ArrayList<>();
         for (String id : ids) {
@@ -159,7 +146,7 @@ class DurabilityIT {
     void shutdown_whenSigterm_thenDisconnect0x8BAndSessionsResumeAfterRestart() throws Exception {
         // [MQTT-3.14.2-1] DISCONNECT with reason 0x8B Server shutting down before the server closes;
         // [MQTT-3.1.2-5] [MQTT-3.2.2-3] the sessions survive the restart (Session Present 1).
-        Broker broker = Broker.create("term", brokers);
+        BrokerProcess broker = BrokerProcess.create("durability-it", "term", brokers);
         broker.start();
         String run = UUID.randomUUID().toString().substring(0, 8);
         List<String> ids = IntStream.range(0, 10).mapToObj(i -> "term-" + run + "-s" + i).toList();
@@ -179,8 +166,8 @@ class DurabilityIT {
         CompletableFuture.allOf(online.toArray(CompletableFuture[]::new)).get(30, TimeUnit.SECONDS);
         long postmaster = broker.postmasterPid().orElseThrow();
 
-        broker.process.destroy(); // SIGTERM
-        assertThat(broker.process.waitFor(EXIT_WAIT.toSeconds(), TimeUnit.SECONDS)).as("broker exits on SIGTERM").isTrue();
+        broker.process().destroy(); // SIGTERM
+        assertThat(broker.process().waitFor(BrokerProcess.EXIT_WAIT.toSeconds(), TimeUnit.SECONDS)).as("broker exits on SIGTERM").isTrue();
         await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
             for (String id : ids) {
                 assertThat(causes.get(id).get()).as(id).isInstanceOf(Mqtt5DisconnectException.class);
@@ -191,7 +178,7 @@ class DurabilityIT {
             assertThat(e.getMqttMessage().getReasonCode()).as(id).isEqualTo(Mqtt5DisconnectReasonCode.SERVER_SHUTTING_DOWN);
         }
         // The broker stops its embedded PostgreSQL on a graceful exit.
-        await().atMost(Duration.ofSeconds(10)).until(() -> !Broker.isRunning(postmaster));
+        await().atMost(Duration.ofSeconds(10)).until(() -> !BrokerProcess.isRunning(postmaster));
 
         broker.start();
         try (Connection db = broker.jdbc();
@@ -221,7 +208,7 @@ class DurabilityIT {
             }
         }
         clients.clear();
-        for (Broker b : brokers) {
+        for (BrokerProcess b : brokers) {
             b.stop();
         }
         brokers.clear();
@@ -235,144 +222,5 @@ class DurabilityIT {
     private Mqtt5AsyncClient track(Mqtt5AsyncClient c) {
         clients.add(c);
         return c;
-    }
-
-    /** One broker installation (data directory and ports), run as successive processes. */
-    private static final class Broker {
-        final Path dataDir;
-        final Path logDir;
-        final int pgPort;
-        final int mqttPort;
-        final int httpPort;
-        Process process;
-        int runs;
-
-        private Broker(Path dir) throws IOException {
-            this.dataDir = dir.resolve("postgres").toAbsolutePath();
-            this.logDir = dir;
-            this.pgPort = freePort();
-            this.mqttPort = freePort();
-            this.httpPort = freePort();
-        }
-
-        static Broker create(String name, List<Broker> registry) throws IOException {
-            Path dir = Path.of("target", "durability-it", name + "-" + UUID.randomUUID().toString().substring(0, 8));
-            Files.createDirectories(dir);
-            Broker b = new Broker(dir);
-            registry.add(b);
-            return b;
-        }
-
-        void start() throws Exception {
-            String jar = System.getProperty("tether.runner.jar", "target/quarkus-app/quarkus-run.jar");
-            assertThat(Path.of(jar)).as("runner jar (mvn package)").exists();
-            Path log = logDir.resolve("broker-" + (++runs) + ".log");
-            ProcessBuilder pb = new ProcessBuilder(
-                    Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                    "-Xmx256m",
-                    "-Dtether.embedded-postgres.data-dir=" + dataDir,
-                    "-Dtether.embedded-postgres.port=" + pgPort,
-                    "-Dtether.mqtt.host=127.0.0.1",
-                    "-Dtether.mqtt.port=" + mqttPort,
-                    "-Dquarkus.http.host=127.0.0.1",
-                    "-Dquarkus.http.port=" + httpPort,
-                    "-jar", jar)
-                    .redirectErrorStream(true)
-                    .redirectOutput(log.toFile());
-            process = pb.start();
-            long deadline = System.nanoTime() + START_WAIT.toNanos();
-            while (!accepts(mqttPort)) {
-                if (!process.isAlive()) {
-                    throw new AssertionError("broker exited with " + process.exitValue() + ":\n" + tail(log));
-                }
-                if (System.nanoTime() > deadline) {
-                    throw new AssertionError("MQTT port " + mqttPort + " not open after " + START_WAIT + ":\n" + tail(log));
-                }
-                Thread.sleep(100); // polling a port: the only wait here, bounded by the deadline
-            }
-        }
-
-        /** SIGKILL of the broker JVM only; its detached PostgreSQL keeps running (the next start recovers it). */
-        long kill() {
-            long at = System.nanoTime();
-            process.destroyForcibly();
-            return at;
-        }
-
-        Connection jdbc() throws SQLException {
-            return DriverManager.getConnection("jdbc:postgresql://localhost:" + pgPort + "/postgres", "postgres",
-                    "postgres");
-        }
-
-        OptionalLong postmasterPid() {
-            try {
-                List<String> lines = Files.readAllLines(dataDir.resolve("postmaster.pid"));
-                return lines.isEmpty() ? OptionalLong.empty() : OptionalLong.of(Long.parseLong(lines.get(0).trim()));
-            } catch (NoSuchFileException e) {
-                return OptionalLong.empty();
-            } catch (IOException | NumberFormatException e) {
-                return OptionalLong.empty();
-            }
-        }
-
-        /** SIGTERM (graceful), then make sure no PostgreSQL is left on the data directory. */
-        void stop() {
-            OptionalLong pg = postmasterPid();
-            if (process != null && process.isAlive()) {
-                process.destroy();
-                try {
-                    if (!process.waitFor(EXIT_WAIT.toSeconds(), TimeUnit.SECONDS)) {
-                        process.destroyForcibly();
-                        process.waitFor(10, TimeUnit.SECONDS);
-                    }
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            }
-            if (pg.isPresent()) {
-                Optional<ProcessHandle> leftover = ProcessHandle.of(pg.getAsLong()).filter(h -> isRunning(h.pid()));
-                if (leftover.isPresent()) {
-                    System.out.printf("DurabilityIT: PostgreSQL pid %d left on %s; killing it%n", pg.getAsLong(), dataDir);
-                    leftover.get().descendants().forEach(ProcessHandle::destroyForcibly);
-                    leftover.get().destroyForcibly();
-                }
-            }
-        }
-
-        /** Alive and not a zombie (an orphaned postmaster is reaped by PID 1, sometimes late). */
-        static boolean isRunning(long pid) {
-            try {
-                String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
-                int endOfName = stat.lastIndexOf(')');
-                return stat.charAt(endOfName + 2) != 'Z';
-            } catch (IOException e) {
-                return false;
-            }
-        }
-
-        private static boolean accepts(int port) {
-            try (Socket s = new Socket()) {
-                s.connect(new InetSocketAddress("127.0.0.1", port), 500);
-                return true;
-            } catch (IOException e) {
-                return false;
-            }
-        }
-
-        private static int freePort() throws IOException {
-            try (ServerSocket s = new ServerSocket(0)) {
-                return s.getLocalPort();
-            }
-        }
-
-        private static String tail(Path log) {
-            try {
-                List<String> lines = Files.readAllLines(log);
-                return lines.subList(Math.max(0, lines.size() - 40), lines.size()).stream()
-                        .collect(Collectors.joining("\n"));
-            } catch (IOException e) {
-                return "(no log: " + e + ")";
-            }
-        }
     }
 }

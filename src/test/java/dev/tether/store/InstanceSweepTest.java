@@ -1,0 +1,107 @@
+package dev.tether.store;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.tether.testing.PostgresResource;
+import dev.tether.testing.Sql;
+import dev.tether.testing.TestClients;
+import io.quarkus.test.common.WithTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import jakarta.inject.Inject;
+import java.time.Duration;
+import java.util.Map;
+import java.util.UUID;
+import javax.sql.DataSource;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The sweep the expiry job runs on every replica, against {@code broker_instances} rows other
+ * brokers left: sessions still marked connected on a stopped instance are released at its last
+ * heartbeat, and rows of instances stopped long ago that hold no session are deleted.
+ */
+@QuarkusTest
+@WithTestResource(PostgresResource.class)
+class InstanceSweepTest {
+
+    @Inject
+    DataSource dataSource;
+
+    @Test
+    void sweep_whenStoppedInstanceStillHoldsConnectedSessions_thenReleasedAtItsLastHeartbeat() {
+        // A shutdown whose drain timed out marked its instance stopped with sessions still connected;
+        // its stop (its last heartbeat) is older than the instance timeout (10 s).
+        Sql sql = new Sql(dataSource);
+        UUID stopped = UUID.randomUUID();
+        sql.update("INSERT INTO broker_instances (instance_id, host_name, heartbeat_at, stopped_at) "
+                + "VALUES (?, 'drained-late', now() - interval '15 seconds', now() - interval '15 seconds')", stopped);
+        String resumable = TestClients.uniqueId("stopped-resumable");
+        String expired = TestClients.uniqueId("stopped-expired");
+        sql.update("INSERT INTO sessions (client_id, protocol_version, connected, instance_id, expiry_interval_seconds) "
+                + "VALUES (?, '5.0', true, ?, 3600), (?, '5.0', true, ?, 1)", resumable, stopped, expired, stopped);
+        sql.update("INSERT INTO session_wills (client_id, topic, payload, qos, will_delay_seconds) "
+                + "VALUES (?, 'sweep/will', '\\x00'::bytea, 0, 30)", resumable);
+
+        await().atMost(Duration.ofSeconds(5)).until(() -> sql.count(
+                "SELECT count(*) FROM sessions WHERE client_id = ? AND NOT connected", resumable) == 1);
+
+        Map<String, Object> row = sql.rows("SELECT s.instance_id IS NULL AS unowned, "
+                + "s.disconnected_at = b.heartbeat_at AS at_heartbeat, "
+                + "s.expires_at = b.heartbeat_at + interval '3600 seconds' AS deadline_from_heartbeat, "
+                + "w.publish_at = b.heartbeat_at + interval '30 seconds' AS will_from_heartbeat "
+                + "FROM sessions s JOIN session_wills w ON w.client_id = s.client_id, broker_instances b "
+                + "WHERE s.client_id = ? AND b.instance_id = ?", resumable, stopped).get(0);
+        assertThat(row).containsEntry("unowned", true).containsEntry("at_heartbeat", true)
+                .containsEntry("deadline_from_heartbeat", true).containsEntry("will_from_heartbeat", true);
+        // Its deadline (last heartbeat + 1 s) has passed: the expiry job removes it.
+        await().atMost(Duration.ofSeconds(5)).until(() -> sql.count(
+                "SELECT count(*) FROM sessions WHERE client_id = ?", expired) == 0);
+    }
+
+    @Test
+    void sweep_whenStoppedInstanceStillBeats_thenItsSessionsStayConnected() {
+        // Marked stopped while its process still runs (draining, or declared dead by mistake): its
+        // heartbeat is recent, so its connections may be real.
+        Sql sql = new Sql(dataSource);
+        UUID beating = UUID.randomUUID();
+        sql.update("INSERT INTO broker_instances (instance_id, host_name, heartbeat_at, stopped_at) "
+                + "VALUES (?, 'still-beating', now(), now())", beating);
+        String online = TestClients.uniqueId("beating-online");
+        sql.update("INSERT INTO sessions (client_id, protocol_version, connected, instance_id, expiry_interval_seconds) "
+                + "VALUES (?, '5.0', true, ?, 3600)", online, beating);
+
+        await().during(Duration.ofMillis(1500)).atMost(Duration.ofSeconds(3)).until(() -> sql.count(
+                "SELECT count(*) FROM sessions WHERE client_id = ? AND connected AND instance_id = ?", online, beating) == 1);
+    }
+
+    @Test
+    void sweep_whenInstanceStoppedLongerThanRetentionAndHoldsNoSession_thenRowDeleted() {
+        // One row per start would otherwise accumulate forever.
+        Sql sql = new Sql(dataSource);
+        UUID longGone = UUID.randomUUID();
+        UUID longGoneWithSession = UUID.randomUUID();
+        UUID recentlyStopped = UUID.randomUUID();
+        UUID stoppedLongAgoStillBeating = UUID.randomUUID();
+        sql.update("INSERT INTO broker_instances (instance_id, host_name, started_at, heartbeat_at, stopped_at) VALUES "
+                        + "(?, 'old', now() - interval '3 hours', now() - interval '2 hours', now() - interval '2 hours'), "
+                        + "(?, 'old', now() - interval '3 hours', now() - interval '2 hours', now() - interval '2 hours'), "
+                        + "(?, 'recent', now() - interval '1 hour', now() - interval '1 minute', now() - interval '1 minute'), "
+                        + "(?, 'beating', now() - interval '3 hours', now(), now() - interval '2 hours')",
+                longGone, longGoneWithSession, recentlyStopped, stoppedLongAgoStillBeating);
+        String leftover = TestClients.uniqueId("long-gone");
+        sql.update("INSERT INTO sessions (client_id, protocol_version, connected, instance_id, expiry_interval_seconds) "
+                + "VALUES (?, '5.0', true, ?, 4294967295)", leftover, longGoneWithSession);
+
+        await().atMost(Duration.ofSeconds(5)).until(() -> sql.count(
+                "SELECT count(*) FROM broker_instances WHERE instance_id IN (?, ?)", longGone, longGoneWithSession) == 0);
+        // Its session was released first (never deleted with the row, never left connected without an owner).
+        assertThat(sql.rows("SELECT connected, instance_id, expires_at FROM sessions WHERE client_id = ?", leftover))
+                .singleElement().satisfies(s -> assertThat(s).containsEntry("connected", false)
+                        .containsEntry("instance_id", null).containsEntry("expires_at", null));
+        // Stopped a minute ago: kept for people looking at recent restarts. Still beating: a live
+        // process whose sessions would otherwise lose their instance.
+        await().during(Duration.ofMillis(1500)).atMost(Duration.ofSeconds(3)).until(() -> sql.count(
+                "SELECT count(*) FROM broker_instances WHERE instance_id IN (?, ?)", recentlyStopped,
+                stoppedLongAgoStillBeating) == 2);
+    }
+}
