@@ -1,7 +1,6 @@
 package dev.tether.listener;
 
 import dev.tether.delivery.ClientConnection;
-import dev.tether.delivery.OutboundWindow;
 import dev.tether.delivery.StoredOutboundMessage;
 import dev.tether.delivery.WillPublisher;
 import dev.tether.events.PendingEvent;
@@ -45,7 +44,6 @@ import io.netty.handler.codec.mqtt.MqttUnacceptableProtocolVersionException;
 import io.netty.handler.codec.mqtt.MqttUnsubAckMessage;
 import io.netty.handler.codec.mqtt.MqttUnsubAckPayload;
 import io.netty.handler.codec.mqtt.MqttUnsubscribeMessage;
-import io.netty.handler.codec.mqtt.MqttMessageIdVariableHeader;
 import io.netty.buffer.Unpooled;
 import io.netty.util.ReferenceCountUtil;
 import io.smallrye.mutiny.Uni;
@@ -68,6 +66,8 @@ import org.jboss.logging.Logger;
  * One client's MQTT connection: the packet state machine of MQTT 3.1.1 and 5.0 over a transport (TCP socket or, later, WebSocket)
  * that already decodes MQTT packets. Owned by one Vert.x event loop: every method except
  * {@link #deliver}, {@link #takeOver} and {@link #sessionEnded} (which hop onto it) runs on {@link #context}.
+ * Messages to the client and their acknowledgements are handed to its {@link OutboundDelivery}, which runs on the
+ * same event loop.
  */
 final class MqttConnection implements ClientConnection {
 
@@ -79,9 +79,6 @@ final class MqttConnection implements ClientConnection {
     private static final long DISCONNECT_GRACE_MILLIS = 500;
 
     private enum Phase { AWAITING_CONNECT, CONNECTING, CONNECTED, CLOSED }
-
-    private record HeldDelivery(PublishedMessage message, int qos, List<Integer> subscriptionIds, long messageId) {
-    }
 
     /** An acknowledgement waiting for its turn: acks go out in the order their packets arrived [MQTT-4.6.0-2]. */
     private static final class PendingAck {
@@ -102,10 +99,10 @@ final class MqttConnection implements ClientConnection {
     private Phase phase = Phase.AWAITING_CONNECT;
     // Small initial capacities: most connections never hold anything, and idle memory counts per connection.
     private final ArrayDeque<MqttMessage> heldInbound = new ArrayDeque<>(1);
-    private final ArrayDeque<HeldDelivery> heldDeliveries = new ArrayDeque<>(1);
     private final ArrayDeque<PendingAck> pendingAcks = new ArrayDeque<>(4);
     private final Set<Integer> inboundQos2 = new HashSet<>();
-    private Set<Long> resumedMessageIds;
+    /** Messages to the client and its acknowledgements of them. */
+    private final OutboundDelivery outbound = new OutboundDelivery(this);
     private ProtocolVersion version = ProtocolVersion.MQTT_5;
     private String clientId;
     private ExpiryInterval expiry = ExpiryInterval.ZERO;
@@ -124,22 +121,18 @@ final class MqttConnection implements ClientConnection {
     private boolean awaitingPredecessor;
     /** Completes when the connection this one took over has settled (at once when there was none). */
     private volatile CompletionStage<Void> predecessorSettled = CompletableFuture.completedFuture(null);
-    private OutboundWindow window = new OutboundWindow(65535);
     private long lastPacketNanos = System.nanoTime();
     private long keepAliveTimer = -1;
     private long connectTimer;
     private boolean paused;
     /** A DISCONNECT was sent: inbound packets are ignored until the connection closes. */
     private boolean disconnecting;
-    /** Client's limits and wishes from CONNECT (MQTT 5). */
-    private long clientMaxPacketSize = Long.MAX_VALUE;
-    private int clientTopicAliasMaximum;
+    /** Client's wishes from CONNECT (MQTT 5); its limits are kept by {@link OutboundDelivery}. */
     private boolean requestProblemInformation = true;
     private boolean keepAliveAnnounced;
     private int keepAliveSeconds;
     /** Inbound topic aliases (index = alias), created on first use. */
     private String[] inboundAliases;
-    private final OutboundAliases outboundAliases = new OutboundAliases();
     private String responseInformation;
 
     MqttConnection(MqttTransport transport, Context context, BrokerServices services, WillPublisher wills) {
@@ -154,12 +147,22 @@ final class MqttConnection implements ClientConnection {
         });
     }
 
-    private boolean mqtt5() {
+    // ---- what the parts share (all on this connection's event loop) -------------------------------
+
+    boolean mqtt5() {
         return version.isMqtt5();
     }
 
-    private Instant now() {
+    Instant now() {
         return services.clock().instant();
+    }
+
+    BrokerServices services() {
+        return services;
+    }
+
+    MqttTransport transport() {
+        return transport;
     }
 
     // ---- inbound ---------------------------------------------------------------------------------
@@ -237,9 +240,9 @@ final class MqttConnection implements ClientConnection {
         MqttMessageType type = m.fixedHeader().messageType();
         switch (type) {
             case PUBLISH -> onPublish((MqttPublishMessage) m);
-            case PUBACK -> onPubackOrPubcomp(NettyPackets.packetId(m));
-            case PUBREC -> onPubrec(NettyPackets.packetId(m), NettyPackets.reasonCode(m));
-            case PUBCOMP -> onPubackOrPubcomp(NettyPackets.packetId(m));
+            case PUBACK -> outbound.onPubackOrPubcomp(NettyPackets.packetId(m));
+            case PUBREC -> outbound.onPubrec(NettyPackets.packetId(m), NettyPackets.reasonCode(m));
+            case PUBCOMP -> outbound.onPubackOrPubcomp(NettyPackets.packetId(m));
             case PUBREL -> onPubrel(NettyPackets.packetId(m));
             case SUBSCRIBE -> onSubscribe((MqttSubscribeMessage) m);
             case UNSUBSCRIBE -> onUnsubscribe((MqttUnsubscribeMessage) m);
@@ -292,14 +295,15 @@ final class MqttConnection implements ClientConnection {
             refuse(ConnectReasonCode.PROTOCOL_ERROR);
             return;
         }
-        window = new OutboundWindow((int) receiveMaximum);
-        clientMaxPacketSize = NettyPackets.unsignedInt(props, MqttPropertyType.MAXIMUM_PACKET_SIZE).orElse(Long.MAX_VALUE);
+        outbound.receiveMaximum((int) receiveMaximum);
+        long clientMaxPacketSize = NettyPackets.unsignedInt(props, MqttPropertyType.MAXIMUM_PACKET_SIZE).orElse(Long.MAX_VALUE);
+        outbound.clientMaxPacketSize(clientMaxPacketSize);
         if (clientMaxPacketSize == 0) {
             refuse(ConnectReasonCode.PROTOCOL_ERROR);
             return;
         }
-        clientTopicAliasMaximum = NettyPackets.unsignedInt(props, MqttPropertyType.TOPIC_ALIAS_MAXIMUM).orElse(0L).intValue();
-        outboundAliases.reset(clientTopicAliasMaximum);
+        outbound.clientTopicAliasMaximum(
+                NettyPackets.unsignedInt(props, MqttPropertyType.TOPIC_ALIAS_MAXIMUM).orElse(0L).intValue());
         requestProblemInformation = NettyPackets.unsignedInt(props, MqttPropertyType.REQUEST_PROBLEM_INFORMATION)
                 .orElse(1L) != 0;
         boolean requestResponseInformation = NettyPackets.unsignedInt(props,
@@ -404,7 +408,7 @@ final class MqttConnection implements ClientConnection {
                 });
     }
 
-    private void accept(ConnectDecision d, boolean assigned, int keepAlive, List<StoredOutboundMessage> outbound,
+    private void accept(ConnectDecision d, boolean assigned, int keepAlive, List<StoredOutboundMessage> storedOutbound,
                         List<Subscription> resumed) {
         MqttProperties props = new MqttProperties();
         if (mqtt5()) {
@@ -442,30 +446,7 @@ final class MqttConnection implements ClientConnection {
         phase = Phase.CONNECTED;
         startKeepAlive(keepAlive);
 
-        // [MQTT-4.4.0-1] resend unacknowledged PUBLISH (DUP = 1) and PUBREL with their Packet Identifiers,
-        // then the queued messages, then what arrived meanwhile.
-        Instant now = now();
-        resumedMessageIds = new HashSet<>();
-        for (StoredOutboundMessage s : outbound) {
-            resumedMessageIds.add(s.messageId());
-            if (s.isReleased()) {
-                window.resume(s.packetId(), s.messageId(), s.message(), s.message().qos(), s.subscriptionIdentifiers(), true);
-                write(NettyPackets.ack(MqttMessageType.PUBREL, s.packetId(), 0, mqtt5()));
-            } else if (s.isSent() && s.packetId() > 0) {
-                window.resume(s.packetId(), s.messageId(), s.message(), s.message().qos(), s.subscriptionIdentifiers(), false);
-                write(NettyPackets.publish(s.message(), s.message().qos(), s.packetId(), true,
-                        s.subscriptionIdentifiers(), now, mqtt5()));
-            } else {
-                sendOrHold(s.message(), s.message().qos(), s.subscriptionIdentifiers(), s.messageId());
-            }
-        }
-        while (!heldDeliveries.isEmpty()) {
-            HeldDelivery h = heldDeliveries.poll();
-            if (h.messageId() == 0 || !resumedMessageIds.contains(h.messageId())) {
-                sendOrHold(h.message(), h.qos(), h.subscriptionIds(), h.messageId());
-            }
-        }
-        resumedMessageIds = null;
+        outbound.resume(storedOutbound);
         boolean wasPaused = heldInbound.size() >= MAX_HELD_BEFORE_CONNACK;
         while (!heldInbound.isEmpty() && phase == Phase.CONNECTED) {
             MqttMessage m = heldInbound.poll();
@@ -667,36 +648,6 @@ final class MqttConnection implements ClientConnection {
         }
     }
 
-    // ---- acknowledgements from the client -------------------------------------------------------
-
-    private void onPubackOrPubcomp(int packetId) {
-        window.complete(packetId).ifPresent(f -> {
-            if (f.messageId() > 0) {
-                persist(new SessionEvent.MessageAcknowledged(clientId, f.messageId()));
-            }
-        });
-        pump();
-    }
-
-    private void onPubrec(int packetId, int reasonCode) {
-        if (mqtt5() && reasonCode >= 0x80) {
-            // The client refused the message: the exchange ends here, no PUBREL [MQTT-4.3.3-4], and the
-            // send quota is freed (§4.9).
-            onPubackOrPubcomp(packetId);
-            return;
-        }
-        Optional<OutboundWindow.InFlight> f = window.release(packetId);
-        if (f.isPresent() && f.get().messageId() > 0) {
-            // The release is committed before PUBREL leaves: after a crash the resume sends PUBREL, never the
-            // PUBLISH again [MQTT-4.3.3-5].
-            onContext(services.events().publish(new SessionEvent.MessageReleased(clientId, f.get().messageId())),
-                    v -> write(NettyPackets.ack(MqttMessageType.PUBREL, packetId, 0, mqtt5())),
-                    this::stateNotStored);
-            return;
-        }
-        write(NettyPackets.ack(MqttMessageType.PUBREL, packetId, f.isPresent() || !mqtt5() ? 0 : 0x92, mqtt5()));
-    }
-
     // ---- SUBSCRIBE / UNSUBSCRIBE ----------------------------------------------------------------
 
     private void onSubscribe(MqttSubscribeMessage m) {
@@ -761,7 +712,7 @@ final class MqttConnection implements ClientConnection {
         for (PublishedMessage r : services.retained().matching(new TopicFilter(s.topicFilter()), now())) {
             int qos = Math.min(r.qos(), s.qos());
             List<Integer> ids = s.subscriptionIdentifier() == 0 ? List.of() : List.of(s.subscriptionIdentifier());
-            sendOrHold(r.withRetain(true), qos, ids, 0); // [MQTT-3.3.1-9] retain flag set
+            outbound.sendOrHold(r.withRetain(true), qos, ids, 0); // [MQTT-3.3.1-9] retain flag set
         }
     }
 
@@ -904,71 +855,18 @@ final class MqttConnection implements ClientConnection {
 
     private void deliverOnContext(PublishedMessage message, int qos, List<Integer> subscriptionIds, long messageId) {
         switch (phase) {
-            case CONNECTING -> heldDeliveries.add(new HeldDelivery(message, qos, subscriptionIds, messageId));
+            case CONNECTING -> outbound.holdUntilConnected(message, qos, subscriptionIds, messageId);
             case CONNECTED -> {
                 if (isSending()) {
-                    sendOrHold(message, qos, subscriptionIds, messageId);
+                    outbound.sendOrHold(message, qos, subscriptionIds, messageId);
                 } // else: ending; a durable message stays queued in PostgreSQL for the next connection
             }
             default -> { } // a durable message stays queued in PostgreSQL for the next connection
         }
     }
 
-    private void sendOrHold(PublishedMessage message, int qos, List<Integer> subscriptionIds, long messageId) {
-        Instant now = now();
-        if (message.isExpiredAt(now)) {
-            // [MQTT-3.3.2-5] expired before delivery started: dropped for this subscriber.
-            if (messageId > 0) {
-                persist(new SessionEvent.MessageAcknowledged(clientId, messageId));
-            }
-            return;
-        }
-        if (clientLimitsPacketSize()
-                && NettyPackets.publishSize(message, qos, subscriptionIds, now, mqtt5()) > clientMaxPacketSize) {
-            // Larger than the client's Maximum Packet Size: dropped for this client, never sent [MQTT-3.1.2-25].
-            services.oversizeDrops().incrementAndGet();
-            if (messageId > 0) {
-                persist(new SessionEvent.MessageAcknowledged(clientId, messageId));
-            }
-            return;
-        }
-        if (qos == 0) {
-            if (transport.writeQueueFull()) {
-                // A client that does not keep up loses QoS 0 messages rather than Tether buffering them (as Mosquitto).
-                services.outboundLimits().droppedForSlowConsumer();
-            } else {
-                writePublish(message, 0, 0, false, subscriptionIds, now);
-            }
-            if (messageId > 0) {
-                persist(new SessionEvent.MessageAcknowledged(clientId, messageId));
-            }
-            return;
-        }
-        if (mustWait()) {
-            hold(new OutboundWindow.Waiting(messageId, message, qos, subscriptionIds));
-            return;
-        }
-        OutboundWindow.InFlight f = window.send(messageId, message, qos, subscriptionIds);
-        if (messageId > 0 && qos == 2) {
-            // QoS 2: the Packet Identifier is committed before the PUBLISH leaves, so that after a crash the
-            // message is resent with it (DUP 1) rather than sent again as new [MQTT-4.4.0-1].
-            onContext(services.events().publish(new SessionEvent.MessageSent(clientId, messageId, f.packetId())),
-                    v -> {
-                        if (isSending()) {
-                            writePublish(message, qos, f.packetId(), false, subscriptionIds, now());
-                        }
-                    },
-                    this::stateNotStored);
-            return;
-        }
-        writePublish(message, qos, f.packetId(), false, subscriptionIds, now);
-        if (messageId > 0) {
-            persist(new SessionEvent.MessageSent(clientId, messageId, f.packetId()));
-        }
-    }
-
     /** Connected, and neither ending nor taken over: messages may go out. */
-    private boolean isSending() {
+    boolean isSending() {
         return phase == Phase.CONNECTED && !disconnecting && !takenOver;
     }
 
@@ -977,51 +875,20 @@ final class MqttConnection implements ClientConnection {
      * database is away; if it can never be written the client is closed, so that it resumes from what
      * PostgreSQL holds rather than from a state Tether could not keep.
      */
-    private void persist(SessionEvent event) {
+    void persist(SessionEvent event) {
         services.events().publishAndForget(event, this::stateNotStored);
     }
 
-    private void stateNotStored(Throwable failure) {
+    void stateNotStored(Throwable failure) {
         context.runOnContext(v -> {
             LOG.warnf("session state of %s could not be stored (%s); closing the connection", clientId, failure.toString());
             disconnect(DisconnectReasonCode.UNSPECIFIED_ERROR);
         });
     }
 
-
-    /**
-     * A QoS 1/2 message waits while the client's Receive Maximum is used up, while its write queue is full, or
-     * while the connection already holds the session limit (in flight plus waiting).
-     */
-    private boolean mustWait() {
-        return !window.hasRoom() || transport.writeQueueFull()
-                || window.size() >= services.outboundLimits().maxQueuedMessages();
-    }
-
-    /**
-     * Queues a QoS 1/2 message, at most max-queued-messages per connection; beyond, the queue overflow policy drops
-     * one. A drop from a non-durable session is counted; a durable session's message stays queued in PostgreSQL
-     * (counted there if the store dropped it) and is sent again when the client resumes the session.
-     */
-    private void hold(OutboundWindow.Waiting w) {
-        OutboundLimits limits = services.outboundLimits();
-        window.enqueue(w, limits.maxQueuedMessages(), limits.dropOldest())
-                .filter(dropped -> dropped.messageId() == 0)
-                .ifPresent(dropped -> limits.droppedForFullQueue());
-    }
-
     /** The client's write queue has drained (called by the listener): waiting messages go out. */
     void onWritable() {
-        pump();
-    }
-
-    /** Sends waiting messages while the client's Receive Maximum leaves room and it keeps up with what is written. */
-    private void pump() {
-        Optional<OutboundWindow.Waiting> w;
-        while (isSending() && !transport.writeQueueFull() && (w = window.nextWaiting()).isPresent()) {
-            OutboundWindow.Waiting x = w.get();
-            sendOrHold(x.message(), x.qos(), x.subscriptionIdentifiers(), x.messageId());
-        }
+        outbound.pump();
     }
 
     /**
@@ -1074,28 +941,7 @@ final class MqttConnection implements ClientConnection {
 
     // ---- plumbing --------------------------------------------------------------------------------
 
-    /** The client sent a Maximum Packet Size (MQTT 5 only; absent means no limit beyond the protocol's). */
-    private boolean clientLimitsPacketSize() {
-        return clientMaxPacketSize != Long.MAX_VALUE;
-    }
-
-    /** Writes a PUBLISH, replacing its topic by an alias once the client allows aliases (§3.3.2.3.4). */
-    private void writePublish(PublishedMessage message, int qos, int packetId, boolean dup, List<Integer> subscriptionIds,
-                              Instant now) {
-        MqttPublishMessage publish = NettyPackets.publish(message, qos, packetId, dup, subscriptionIds, now, mqtt5());
-        // An alias adds a property: used only if even the PUBLISH with topic and alias fits the client's
-        // Maximum Packet Size [MQTT-3.1.2-24].
-        if (mqtt5() && clientTopicAliasMaximum > 0 && (!clientLimitsPacketSize()
-                || NettyPackets.publishSize(message, qos, subscriptionIds, now, true, true) <= clientMaxPacketSize)) {
-            OutboundAliases.Use use = outboundAliases.aliasFor(message.topic());
-            if (use.alias() > 0) {
-                publish = NettyPackets.withTopicAlias(publish, use.alias(), use.known());
-            }
-        }
-        write(publish);
-    }
-
-    private void write(MqttMessage m) {
+    void write(MqttMessage m) {
         if (phase != Phase.CLOSED && !disconnecting) { // [MQTT-3.14.4-2] nothing after DISCONNECT
             transport.write(m);
         } else {
@@ -1104,7 +950,7 @@ final class MqttConnection implements ClientConnection {
     }
 
     /** Subscribes to {@code uni} and runs the callbacks on this connection's event loop. */
-    private <T> void onContext(Uni<T> uni, Consumer<T> onItem, Consumer<Throwable> onFailure) {
+    <T> void onContext(Uni<T> uni, Consumer<T> onItem, Consumer<Throwable> onFailure) {
         uni.subscribe().with(
                 item -> context.runOnContext(v -> onItem.accept(item)),
                 failure -> context.runOnContext(v -> onFailure.accept(failure)));
