@@ -52,10 +52,8 @@ import io.vertx.core.Vertx;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
-import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -66,8 +64,8 @@ import org.jboss.logging.Logger;
  * One client's MQTT connection: the packet state machine of MQTT 3.1.1 and 5.0 over a transport (TCP socket or, later, WebSocket)
  * that already decodes MQTT packets. Owned by one Vert.x event loop: every method except
  * {@link #deliver}, {@link #takeOver} and {@link #sessionEnded} (which hop onto it) runs on {@link #context}.
- * Messages to the client and their acknowledgements are handed to its {@link OutboundDelivery}, which runs on the
- * same event loop.
+ * PUBLISH and PUBREL from the client are handed to its {@link InboundPublishes}, messages to the client and their
+ * acknowledgements to its {@link OutboundDelivery}; both run on the same event loop.
  */
 final class MqttConnection implements ClientConnection {
 
@@ -80,27 +78,15 @@ final class MqttConnection implements ClientConnection {
 
     private enum Phase { AWAITING_CONNECT, CONNECTING, CONNECTED, CLOSED }
 
-    /** An acknowledgement waiting for its turn: acks go out in the order their packets arrived [MQTT-4.6.0-2]. */
-    private static final class PendingAck {
-        final MqttMessageType type;
-        final int packetId;
-        Integer reasonCode;
-
-        PendingAck(MqttMessageType type, int packetId) {
-            this.type = type;
-            this.packetId = packetId;
-        }
-    }
-
     private final MqttTransport transport;
     private final Context context;
     private final BrokerServices services;
     private final WillPublisher wills;
     private Phase phase = Phase.AWAITING_CONNECT;
-    // Small initial capacities: most connections never hold anything, and idle memory counts per connection.
+    // Small initial capacity: most connections never hold anything, and idle memory counts per connection.
     private final ArrayDeque<MqttMessage> heldInbound = new ArrayDeque<>(1);
-    private final ArrayDeque<PendingAck> pendingAcks = new ArrayDeque<>(4);
-    private final Set<Integer> inboundQos2 = new HashSet<>();
+    /** PUBLISH and PUBREL from the client. */
+    private final InboundPublishes inbound = new InboundPublishes(this);
     /** Messages to the client and its acknowledgements of them. */
     private final OutboundDelivery outbound = new OutboundDelivery(this);
     private ProtocolVersion version = ProtocolVersion.MQTT_5;
@@ -131,8 +117,6 @@ final class MqttConnection implements ClientConnection {
     private boolean requestProblemInformation = true;
     private boolean keepAliveAnnounced;
     private int keepAliveSeconds;
-    /** Inbound topic aliases (index = alias), created on first use. */
-    private String[] inboundAliases;
     private String responseInformation;
 
     MqttConnection(MqttTransport transport, Context context, BrokerServices services, WillPublisher wills) {
@@ -163,6 +147,16 @@ final class MqttConnection implements ClientConnection {
 
     MqttTransport transport() {
         return transport;
+    }
+
+    /** The session expiry as it stands (granted at CONNECT, changed by DISCONNECT or when the session ends). */
+    ExpiryInterval expiry() {
+        return expiry;
+    }
+
+    /** CONNACK has gone out and the connection has not closed. */
+    boolean isConnected() {
+        return phase == Phase.CONNECTED;
     }
 
     // ---- inbound ---------------------------------------------------------------------------------
@@ -239,11 +233,11 @@ final class MqttConnection implements ClientConnection {
     private void dispatch(MqttMessage m) {
         MqttMessageType type = m.fixedHeader().messageType();
         switch (type) {
-            case PUBLISH -> onPublish((MqttPublishMessage) m);
+            case PUBLISH -> inbound.onPublish((MqttPublishMessage) m);
             case PUBACK -> outbound.onPubackOrPubcomp(NettyPackets.packetId(m));
             case PUBREC -> outbound.onPubrec(NettyPackets.packetId(m), NettyPackets.reasonCode(m));
             case PUBCOMP -> outbound.onPubackOrPubcomp(NettyPackets.packetId(m));
-            case PUBREL -> onPubrel(NettyPackets.packetId(m));
+            case PUBREL -> inbound.onPubrel(NettyPackets.packetId(m));
             case SUBSCRIBE -> onSubscribe((MqttSubscribeMessage) m);
             case UNSUBSCRIBE -> onUnsubscribe((MqttUnsubscribeMessage) m);
             case PINGREQ -> write(new MqttMessage(new MqttFixedHeader(MqttMessageType.PINGRESP, false,
@@ -397,7 +391,7 @@ final class MqttConnection implements ClientConnection {
                         services.subscriptions().removeAll(clientId);
                     }
                     r.willsToPublish().forEach(w -> wills.publishAndForget(clientId, w));
-                    inboundQos2.addAll(r.inboundQos2());
+                    inbound.resumeQos2(r.inboundQos2());
                     accept(d, announceAssigned, keepAliveSeconds, r.outbound(), r.subscriptions());
                 },
                 f -> {
@@ -504,148 +498,6 @@ final class MqttConnection implements ClientConnection {
                 disconnect(DisconnectReasonCode.KEEP_ALIVE_TIMEOUT);
             }
         });
-    }
-
-    // ---- PUBLISH from the client ----------------------------------------------------------------
-
-    private void onPublish(MqttPublishMessage p) {
-        String topic = p.variableHeader().topicName();
-        int qos = p.fixedHeader().qosLevel().value();
-        int packetId = p.variableHeader().packetId();
-        if (mqtt5()) {
-            Optional<Long> alias = NettyPackets.unsignedInt(p.variableHeader().properties(), MqttPropertyType.TOPIC_ALIAS);
-            if (alias.isPresent()) {
-                Optional<String> resolved = resolveTopicAlias(alias.get().intValue(), topic);
-                if (resolved.isEmpty()) {
-                    return; // disconnected
-                }
-                topic = resolved.get();
-            } else if (topic.isEmpty()) {
-                disconnect(DisconnectReasonCode.PROTOCOL_ERROR); // empty topic without alias [MQTT-3.3.2-8]
-                return;
-            }
-        }
-        if (!TopicNames.isValidTopicName(topic)) {
-            disconnect(DisconnectReasonCode.TOPIC_NAME_INVALID);
-            return;
-        }
-        // Receive Maximum is MQTT 5's (§3.2.2.3.3): a 3.1.1 client was never given one.
-        if (mqtt5() && qos > 0 && !(qos == 2 && inboundQos2.contains(packetId))
-                && inboundInFlight() >= services.mqtt().receiveMaximum()) {
-            disconnect(DisconnectReasonCode.RECEIVE_MAXIMUM_EXCEEDED); // [MQTT-3.3.4-9]
-            return;
-        }
-        if (qos == 2 && inboundQos2.contains(packetId)) {
-            // Duplicate of a QoS 2 message already received: acknowledge again, deliver once.
-            PendingAck ack = new PendingAck(MqttMessageType.PUBREC, packetId);
-            ack.reasonCode = 0;
-            pendingAcks.add(ack);
-            flushAcks();
-            return;
-        }
-        if (mqtt5() && !PayloadFormat.isValid(p)) {
-            // Payload Format Indicator 1 with a payload that is not UTF-8 (§3.3.2.3.2).
-            if (qos == 0) {
-                disconnect(DisconnectReasonCode.PAYLOAD_FORMAT_INVALID);
-            } else {
-                PendingAck ack = new PendingAck(qos == 1 ? MqttMessageType.PUBACK : MqttMessageType.PUBREC, packetId);
-                ack.reasonCode = DisconnectReasonCode.PAYLOAD_FORMAT_INVALID.code();
-                pendingAcks.add(ack);
-                flushAcks();
-            }
-            return;
-        }
-        PublishedMessage message = NettyPackets.published(p, topic, clientId, now(), mqtt5());
-        if (qos == 0) {
-            services.router().route(message).subscribe().with(r -> { }, f -> LOG.debugf("QoS 0 message lost: %s", f));
-            return;
-        }
-        PendingAck ack = new PendingAck(qos == 1 ? MqttMessageType.PUBACK : MqttMessageType.PUBREC, packetId);
-        pendingAcks.add(ack);
-        Optional<SessionEvent.InboundQos2Received> receipt = Optional.empty();
-        if (qos == 2) {
-            inboundQos2.add(packetId);
-            if (expiry.isDurable()) {
-                // Stored with the message's routing, in one transaction: after a failure or a crash the client's
-                // resend is either a duplicate of a routed message or a new message, never a lost one.
-                receipt = Optional.of(new SessionEvent.InboundQos2Received(clientId, packetId));
-            }
-        }
-        // Routed now, in arrival order whatever the QoS (a retained message is replaced in the order published).
-        Uni<Integer> reason = services.router().route(message, receipt)
-                .map(r -> mqtt5() && r.matchedSessions() == 0 ? 0x10 : 0x00);
-        onContext(reason, code -> {
-            ack.reasonCode = code;
-            flushAcks();
-        }, f -> {
-            LOG.warnf("message from %s on %s not stored: %s", clientId, message.topic(), f.toString());
-            if (!mqtt5()) {
-                transport.close(); // 3.1.1 has no negative acknowledgement: the client resends after reconnecting.
-                return;
-            }
-            inboundQos2.remove(packetId);
-            ack.reasonCode = 0x80;
-            flushAcks();
-        });
-    }
-
-    /** QoS 1/2 messages from the client not yet fully acknowledged (counted against Receive Maximum). */
-    private int inboundInFlight() {
-        int pubacks = 0;
-        for (PendingAck a : pendingAcks) {
-            if (a.type == MqttMessageType.PUBACK) {
-                pubacks++;
-            }
-        }
-        return pubacks + inboundQos2.size();
-    }
-
-    /**
-     * Resolves an inbound Topic Alias (§3.3.2.3.4): a non-empty topic sets the alias, an empty one uses it.
-     * Empty when the connection was closed: alias 0 or above the maximum is 0x94, an unknown alias 0x82.
-     */
-    private Optional<String> resolveTopicAlias(int alias, String topic) {
-        int max = services.mqtt().topicAliasMaximum();
-        if (alias == 0 || alias > max) {
-            disconnect(DisconnectReasonCode.TOPIC_ALIAS_INVALID); // [MQTT-3.3.2-9] [MQTT-3.3.2-10]
-            return Optional.empty();
-        }
-        if (inboundAliases == null) {
-            inboundAliases = new String[max + 1];
-        }
-        if (!topic.isEmpty()) {
-            inboundAliases[alias] = topic;
-            return Optional.of(topic);
-        }
-        if (inboundAliases[alias] == null) {
-            disconnect(DisconnectReasonCode.PROTOCOL_ERROR);
-            return Optional.empty();
-        }
-        return Optional.of(inboundAliases[alias]);
-    }
-
-    private void onPubrel(int packetId) {
-        boolean known = inboundQos2.remove(packetId);
-        PendingAck ack = new PendingAck(MqttMessageType.PUBCOMP, packetId);
-        pendingAcks.add(ack);
-        Uni<Void> stored = known && expiry.isDurable()
-                ? services.events().publish(new SessionEvent.InboundQos2Released(clientId, packetId)).replaceWithVoid()
-                : Uni.createFrom().voidItem();
-        int reason = known || !mqtt5() ? 0x00 : 0x92; // Packet Identifier not found
-        onContext(stored, v -> {
-            ack.reasonCode = reason;
-            flushAcks();
-        }, f -> {
-            inboundQos2.add(packetId);
-            transport.close();
-        });
-    }
-
-    private void flushAcks() {
-        while (!pendingAcks.isEmpty() && pendingAcks.peek().reasonCode != null && phase == Phase.CONNECTED) {
-            PendingAck a = pendingAcks.poll();
-            write(NettyPackets.ack(a.type, a.packetId, a.reasonCode, mqtt5()));
-        }
     }
 
     // ---- SUBSCRIBE / UNSUBSCRIBE ----------------------------------------------------------------
