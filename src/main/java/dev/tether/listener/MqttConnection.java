@@ -12,7 +12,6 @@ import dev.tether.protocol.DisconnectReasonCode;
 import dev.tether.protocol.ProtocolVersion;
 import dev.tether.protocol.PublishedMessage;
 import dev.tether.routing.Subscription;
-import dev.tether.routing.TopicFilter;
 import dev.tether.routing.TopicNames;
 import dev.tether.session.ConnectDecision;
 import dev.tether.session.ConnectRequest;
@@ -29,20 +28,14 @@ import io.netty.handler.codec.mqtt.MqttFixedHeader;
 import io.netty.handler.codec.mqtt.MqttIdentifierRejectedException;
 import io.netty.handler.codec.mqtt.MqttMessage;
 import io.netty.handler.codec.mqtt.MqttMessageBuilders;
-import io.netty.handler.codec.mqtt.MqttMessageIdAndPropertiesVariableHeader;
 import io.netty.handler.codec.mqtt.MqttMessageType;
 import io.netty.handler.codec.mqtt.MqttProperties;
 import io.netty.handler.codec.mqtt.MqttProperties.MqttPropertyType;
 import io.netty.handler.codec.mqtt.MqttPublishMessage;
 import io.netty.handler.codec.mqtt.MqttQoS;
 import io.netty.handler.codec.mqtt.MqttReasonCodeAndPropertiesVariableHeader;
-import io.netty.handler.codec.mqtt.MqttSubAckMessage;
-import io.netty.handler.codec.mqtt.MqttSubAckPayload;
 import io.netty.handler.codec.mqtt.MqttSubscribeMessage;
-import io.netty.handler.codec.mqtt.MqttTopicSubscription;
 import io.netty.handler.codec.mqtt.MqttUnacceptableProtocolVersionException;
-import io.netty.handler.codec.mqtt.MqttUnsubAckMessage;
-import io.netty.handler.codec.mqtt.MqttUnsubAckPayload;
 import io.netty.handler.codec.mqtt.MqttUnsubscribeMessage;
 import io.netty.buffer.Unpooled;
 import io.netty.util.ReferenceCountUtil;
@@ -51,7 +44,6 @@ import io.vertx.core.Context;
 import io.vertx.core.Vertx;
 import java.time.Instant;
 import java.util.ArrayDeque;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
@@ -64,8 +56,10 @@ import org.jboss.logging.Logger;
  * One client's MQTT connection: the packet state machine of MQTT 3.1.1 and 5.0 over a transport (TCP socket or, later, WebSocket)
  * that already decodes MQTT packets. Owned by one Vert.x event loop: every method except
  * {@link #deliver}, {@link #takeOver} and {@link #sessionEnded} (which hop onto it) runs on {@link #context}.
- * PUBLISH and PUBREL from the client are handed to its {@link InboundPublishes}, messages to the client and their
- * acknowledgements to its {@link OutboundDelivery}; both run on the same event loop.
+ * The connection keeps the CONNECT handshake, the session's hold (takeover, DISCONNECT, close) and keep-alive, and
+ * hands the other packets to its parts, which run on the same event loop: {@link InboundPublishes} (PUBLISH and
+ * PUBREL from the client), {@link OutboundDelivery} (messages to the client and their acknowledgements) and
+ * {@link SubscribeHandler} (SUBSCRIBE and UNSUBSCRIBE).
  */
 final class MqttConnection implements ClientConnection {
 
@@ -89,6 +83,8 @@ final class MqttConnection implements ClientConnection {
     private final InboundPublishes inbound = new InboundPublishes(this);
     /** Messages to the client and its acknowledgements of them. */
     private final OutboundDelivery outbound = new OutboundDelivery(this);
+    /** SUBSCRIBE and UNSUBSCRIBE, created on first use (a client that only publishes never needs it). */
+    private SubscribeHandler subscribeHandler;
     private ProtocolVersion version = ProtocolVersion.MQTT_5;
     private String clientId;
     private ExpiryInterval expiry = ExpiryInterval.ZERO;
@@ -238,14 +234,21 @@ final class MqttConnection implements ClientConnection {
             case PUBREC -> outbound.onPubrec(NettyPackets.packetId(m), NettyPackets.reasonCode(m));
             case PUBCOMP -> outbound.onPubackOrPubcomp(NettyPackets.packetId(m));
             case PUBREL -> inbound.onPubrel(NettyPackets.packetId(m));
-            case SUBSCRIBE -> onSubscribe((MqttSubscribeMessage) m);
-            case UNSUBSCRIBE -> onUnsubscribe((MqttUnsubscribeMessage) m);
+            case SUBSCRIBE -> subscribeHandler().onSubscribe((MqttSubscribeMessage) m);
+            case UNSUBSCRIBE -> subscribeHandler().onUnsubscribe((MqttUnsubscribeMessage) m);
             case PINGREQ -> write(new MqttMessage(new MqttFixedHeader(MqttMessageType.PINGRESP, false,
                     MqttQoS.AT_MOST_ONCE, false, 0)));
             case DISCONNECT -> onDisconnect(m);
             // [MQTT-3.1.0-2] a second CONNECT is a Protocol Error; Tether supports no AUTH method.
             default -> disconnect(DisconnectReasonCode.PROTOCOL_ERROR);
         }
+    }
+
+    private SubscribeHandler subscribeHandler() {
+        if (subscribeHandler == null) {
+            subscribeHandler = new SubscribeHandler(this, outbound);
+        }
+        return subscribeHandler;
     }
 
     // ---- CONNECT ---------------------------------------------------------------------------------
@@ -498,95 +501,6 @@ final class MqttConnection implements ClientConnection {
                 disconnect(DisconnectReasonCode.KEEP_ALIVE_TIMEOUT);
             }
         });
-    }
-
-    // ---- SUBSCRIBE / UNSUBSCRIBE ----------------------------------------------------------------
-
-    private void onSubscribe(MqttSubscribeMessage m) {
-        MqttMessageIdAndPropertiesVariableHeader h = m.idAndPropertiesVariableHeader();
-        int packetId = h.messageId();
-        int subscriptionId = mqtt5()
-                ? NettyPackets.unsignedInt(h.properties(), MqttPropertyType.SUBSCRIPTION_IDENTIFIER).orElse(0L).intValue()
-                : 0;
-        for (MqttTopicSubscription t : m.payload().topicSubscriptions()) {
-            if (mqtt5() && t.option().isNoLocal() && TopicNames.isShared(t.topicName())) {
-                disconnect(DisconnectReasonCode.PROTOCOL_ERROR); // [MQTT-3.8.3-4] No Local on a shared subscription
-                return;
-            }
-        }
-        List<Integer> codes = new ArrayList<>();
-        List<Subscription> accepted = new ArrayList<>();
-        List<Boolean> isNew = new ArrayList<>();
-        for (MqttTopicSubscription t : m.payload().topicSubscriptions()) {
-            String filter = t.topicName();
-            var option = t.option();
-            if (!TopicNames.isValidTopicFilter(filter)) {
-                codes.add(mqtt5() ? 0x8F : 0x80); // Topic Filter invalid
-            } else if (services.access().isSubscriptionDenied(filter)) {
-                codes.add(mqtt5() ? 0x87 : 0x80); // Not authorized
-            } else {
-                int qos = option.qos().value();
-                Subscription s = new Subscription(clientId, filter, qos, mqtt5() && option.isNoLocal(),
-                        mqtt5() && option.isRetainAsPublished(), mqtt5() ? option.retainHandling().value() : 0,
-                        subscriptionId);
-                isNew.add(services.subscriptions().put(s).isEmpty());
-                accepted.add(s);
-                codes.add(qos);
-            }
-        }
-        Uni<Object> stored = accepted.isEmpty() ? Uni.createFrom().nullItem()
-                : services.events().publish(new SessionEvent.Subscribed(clientId, accepted));
-        Uni<Object> waitFor = expiry.isDurable() ? stored : Uni.createFrom().nullItem();
-        onContext(waitFor, v -> {
-            write(new MqttSubAckMessage(new MqttFixedHeader(MqttMessageType.SUBACK, false, MqttQoS.AT_MOST_ONCE, false, 0),
-                    MqttMessageIdAndPropertiesVariableHeader.from(packetId),
-                    new MqttSubAckPayload(codes.stream().mapToInt(Integer::intValue).toArray())));
-            for (int i = 0; i < accepted.size(); i++) {
-                sendRetained(accepted.get(i), isNew.get(i));
-            }
-        }, f -> {
-            LOG.warnf("subscription of %s not stored: %s", clientId, f.toString());
-            accepted.forEach(s -> services.subscriptions().remove(clientId, s.topicFilter()));
-            write(new MqttSubAckMessage(new MqttFixedHeader(MqttMessageType.SUBACK, false, MqttQoS.AT_MOST_ONCE, false, 0),
-                    MqttMessageIdAndPropertiesVariableHeader.from(packetId),
-                    new MqttSubAckPayload(codes.stream().mapToInt(c -> 0x80).toArray())));
-        });
-    }
-
-    /**
-     * Retained messages for a new subscription, by its Retain Handling option (§3.3.1.3). Only a new
-     * Non-shared Subscription gets them (§3.3.1.3, §4.8.2): none for {@code $share/...}.
-     */
-    private void sendRetained(Subscription s, boolean isNew) {
-        if (s.isShared() || s.retainHandling() == 2 || (s.retainHandling() == 1 && !isNew)) {
-            return;
-        }
-        for (PublishedMessage r : services.retained().matching(new TopicFilter(s.topicFilter()), now())) {
-            int qos = Math.min(r.qos(), s.qos());
-            List<Integer> ids = s.subscriptionIdentifier() == 0 ? List.of() : List.of(s.subscriptionIdentifier());
-            outbound.sendOrHold(r.withRetain(true), qos, ids, 0); // [MQTT-3.3.1-9] retain flag set
-        }
-    }
-
-    private void onUnsubscribe(MqttUnsubscribeMessage m) {
-        int packetId = m.idAndPropertiesVariableHeader().messageId();
-        List<Short> codes = new ArrayList<>();
-        List<String> removed = new ArrayList<>();
-        for (String filter : m.payload().topics()) {
-            boolean existed = services.subscriptions().remove(clientId, filter);
-            if (existed) {
-                removed.add(filter);
-            }
-            codes.add((short) (existed ? 0x00 : 0x11));
-        }
-        Uni<Object> stored = removed.isEmpty() ? Uni.createFrom().nullItem()
-                : services.events().publish(new SessionEvent.Unsubscribed(clientId, removed));
-        Uni<Object> waitFor = expiry.isDurable() ? stored : Uni.createFrom().nullItem();
-        onContext(waitFor, v -> write(new MqttUnsubAckMessage(
-                        new MqttFixedHeader(MqttMessageType.UNSUBACK, false, MqttQoS.AT_MOST_ONCE, false, 0),
-                        MqttMessageIdAndPropertiesVariableHeader.from(packetId),
-                        mqtt5() ? new MqttUnsubAckPayload(codes) : new MqttUnsubAckPayload())),
-                f -> transport.close());
     }
 
     // ---- DISCONNECT and close -------------------------------------------------------------------
