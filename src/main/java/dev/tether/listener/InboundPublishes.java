@@ -40,7 +40,8 @@ final class InboundPublishes {
     private final MqttConnection connection;
     // Small initial capacity: most connections never hold anything, and idle memory counts per connection.
     private final ArrayDeque<PendingAck> pendingAcks = new ArrayDeque<>(4);
-    private final Set<Integer> inboundQos2 = new HashSet<>();
+    /** Packet Identifiers of QoS 2 messages received and not yet released, created on first use. */
+    private Set<Integer> inboundQos2;
     /** Inbound topic aliases (index = alias), created on first use. */
     private String[] inboundAliases;
 
@@ -50,7 +51,25 @@ final class InboundPublishes {
 
     /** The QoS 2 messages received and not yet released by the session resumed (from PostgreSQL). */
     void resumeQos2(Collection<Integer> packetIds) {
-        inboundQos2.addAll(packetIds);
+        if (!packetIds.isEmpty()) {
+            inboundQos2().addAll(packetIds);
+        }
+    }
+
+    /** The QoS 2 Packet Identifiers, created on first use: most clients never publish with QoS 2. */
+    private Set<Integer> inboundQos2() {
+        if (inboundQos2 == null) {
+            inboundQos2 = new HashSet<>();
+        }
+        return inboundQos2;
+    }
+
+    private boolean isInboundQos2(int packetId) {
+        return inboundQos2 != null && inboundQos2.contains(packetId);
+    }
+
+    private boolean releaseInboundQos2(int packetId) {
+        return inboundQos2 != null && inboundQos2.remove(packetId);
     }
 
     void onPublish(MqttPublishMessage p) {
@@ -77,12 +96,12 @@ final class InboundPublishes {
             return;
         }
         // Receive Maximum is MQTT 5's (§3.2.2.3.3): a 3.1.1 client was never given one.
-        if (mqtt5 && qos > 0 && !(qos == 2 && inboundQos2.contains(packetId))
+        if (mqtt5 && qos > 0 && !(qos == 2 && isInboundQos2(packetId))
                 && inboundInFlight() >= services.mqtt().receiveMaximum()) {
             connection.disconnect(DisconnectReasonCode.RECEIVE_MAXIMUM_EXCEEDED); // [MQTT-3.3.4-9]
             return;
         }
-        if (qos == 2 && inboundQos2.contains(packetId)) {
+        if (qos == 2 && isInboundQos2(packetId)) {
             // Duplicate of a QoS 2 message already received: acknowledge again, deliver once.
             PendingAck ack = new PendingAck(MqttMessageType.PUBREC, packetId);
             ack.reasonCode = 0;
@@ -112,7 +131,7 @@ final class InboundPublishes {
         pendingAcks.add(ack);
         Optional<SessionEvent.InboundQos2Received> receipt = Optional.empty();
         if (qos == 2) {
-            inboundQos2.add(packetId);
+            inboundQos2().add(packetId);
             if (connection.expiry().isDurable()) {
                 // Stored with the message's routing, in one transaction: after a failure or a crash the client's
                 // resend is either a duplicate of a routed message or a new message, never a lost one.
@@ -131,7 +150,7 @@ final class InboundPublishes {
                 connection.transport().close(); // 3.1.1 has no negative acknowledgement: the client resends after reconnecting.
                 return;
             }
-            inboundQos2.remove(packetId);
+            releaseInboundQos2(packetId);
             ack.reasonCode = 0x80;
             flushAcks();
         });
@@ -145,7 +164,7 @@ final class InboundPublishes {
                 pubacks++;
             }
         }
-        return pubacks + inboundQos2.size();
+        return pubacks + (inboundQos2 == null ? 0 : inboundQos2.size());
     }
 
     /**
@@ -173,7 +192,7 @@ final class InboundPublishes {
     }
 
     void onPubrel(int packetId) {
-        boolean known = inboundQos2.remove(packetId);
+        boolean known = releaseInboundQos2(packetId);
         PendingAck ack = new PendingAck(MqttMessageType.PUBCOMP, packetId);
         pendingAcks.add(ack);
         Uni<Void> stored = known && connection.expiry().isDurable()
@@ -185,7 +204,7 @@ final class InboundPublishes {
             ack.reasonCode = reason;
             flushAcks();
         }, f -> {
-            inboundQos2.add(packetId);
+            inboundQos2().add(packetId);
             connection.transport().close();
         });
     }

@@ -28,7 +28,6 @@ final class OutboundDelivery {
     private OutboundWindow window = new OutboundWindow(65535);
     // Small initial capacity: most connections never hold anything, and idle memory counts per connection.
     private final ArrayDeque<HeldDelivery> heldDeliveries = new ArrayDeque<>(1);
-    private Set<Long> resumedMessageIds;
     /** Client's limits from CONNECT (MQTT 5). */
     private long clientMaxPacketSize = Long.MAX_VALUE;
     private int clientTopicAliasMaximum;
@@ -65,7 +64,7 @@ final class OutboundDelivery {
         // [MQTT-4.4.0-1] resend unacknowledged PUBLISH (DUP = 1) and PUBREL with their Packet Identifiers,
         // then the queued messages, then what arrived meanwhile.
         Instant now = connection.now();
-        resumedMessageIds = new HashSet<>();
+        Set<Long> resumedMessageIds = new HashSet<>();
         for (StoredOutboundMessage s : outbound) {
             resumedMessageIds.add(s.messageId());
             if (s.isReleased()) {
@@ -85,7 +84,6 @@ final class OutboundDelivery {
                 sendOrHold(h.message(), h.qos(), h.subscriptionIds(), h.messageId());
             }
         }
-        resumedMessageIds = null;
     }
 
     void sendOrHold(PublishedMessage message, int qos, List<Integer> subscriptionIds, long messageId) {
