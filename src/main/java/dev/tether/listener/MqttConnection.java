@@ -1,7 +1,6 @@
 package dev.tether.listener;
 
 import dev.tether.delivery.ClientConnection;
-import dev.tether.delivery.OutboundWindow;
 import dev.tether.delivery.StoredOutboundMessage;
 import dev.tether.delivery.WillPublisher;
 import dev.tether.events.PendingEvent;
@@ -13,7 +12,6 @@ import dev.tether.protocol.DisconnectReasonCode;
 import dev.tether.protocol.ProtocolVersion;
 import dev.tether.protocol.PublishedMessage;
 import dev.tether.routing.Subscription;
-import dev.tether.routing.TopicFilter;
 import dev.tether.routing.TopicNames;
 import dev.tether.session.ConnectDecision;
 import dev.tether.session.ConnectRequest;
@@ -30,22 +28,15 @@ import io.netty.handler.codec.mqtt.MqttFixedHeader;
 import io.netty.handler.codec.mqtt.MqttIdentifierRejectedException;
 import io.netty.handler.codec.mqtt.MqttMessage;
 import io.netty.handler.codec.mqtt.MqttMessageBuilders;
-import io.netty.handler.codec.mqtt.MqttMessageIdAndPropertiesVariableHeader;
 import io.netty.handler.codec.mqtt.MqttMessageType;
 import io.netty.handler.codec.mqtt.MqttProperties;
 import io.netty.handler.codec.mqtt.MqttProperties.MqttPropertyType;
 import io.netty.handler.codec.mqtt.MqttPublishMessage;
 import io.netty.handler.codec.mqtt.MqttQoS;
 import io.netty.handler.codec.mqtt.MqttReasonCodeAndPropertiesVariableHeader;
-import io.netty.handler.codec.mqtt.MqttSubAckMessage;
-import io.netty.handler.codec.mqtt.MqttSubAckPayload;
 import io.netty.handler.codec.mqtt.MqttSubscribeMessage;
-import io.netty.handler.codec.mqtt.MqttTopicSubscription;
 import io.netty.handler.codec.mqtt.MqttUnacceptableProtocolVersionException;
-import io.netty.handler.codec.mqtt.MqttUnsubAckMessage;
-import io.netty.handler.codec.mqtt.MqttUnsubAckPayload;
 import io.netty.handler.codec.mqtt.MqttUnsubscribeMessage;
-import io.netty.handler.codec.mqtt.MqttMessageIdVariableHeader;
 import io.netty.buffer.Unpooled;
 import io.netty.util.ReferenceCountUtil;
 import io.smallrye.mutiny.Uni;
@@ -53,11 +44,8 @@ import io.vertx.core.Context;
 import io.vertx.core.Vertx;
 import java.time.Instant;
 import java.util.ArrayDeque;
-import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
-import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -68,6 +56,10 @@ import org.jboss.logging.Logger;
  * One client's MQTT connection: the packet state machine of MQTT 3.1.1 and 5.0 over a transport (TCP socket or, later, WebSocket)
  * that already decodes MQTT packets. Owned by one Vert.x event loop: every method except
  * {@link #deliver}, {@link #takeOver} and {@link #sessionEnded} (which hop onto it) runs on {@link #context}.
+ * The connection keeps the CONNECT handshake, the session's hold (takeover, DISCONNECT, close) and keep-alive, and
+ * hands the other packets to its parts, which run on the same event loop: {@link InboundPublishes} (PUBLISH and
+ * PUBREL from the client), {@link OutboundDelivery} (messages to the client and their acknowledgements) and
+ * {@link SubscribeHandler} (SUBSCRIBE and UNSUBSCRIBE).
  */
 final class MqttConnection implements ClientConnection {
 
@@ -80,32 +72,19 @@ final class MqttConnection implements ClientConnection {
 
     private enum Phase { AWAITING_CONNECT, CONNECTING, CONNECTED, CLOSED }
 
-    private record HeldDelivery(PublishedMessage message, int qos, List<Integer> subscriptionIds, long messageId) {
-    }
-
-    /** An acknowledgement waiting for its turn: acks go out in the order their packets arrived [MQTT-4.6.0-2]. */
-    private static final class PendingAck {
-        final MqttMessageType type;
-        final int packetId;
-        Integer reasonCode;
-
-        PendingAck(MqttMessageType type, int packetId) {
-            this.type = type;
-            this.packetId = packetId;
-        }
-    }
-
     private final MqttTransport transport;
     private final Context context;
     private final BrokerServices services;
     private final WillPublisher wills;
     private Phase phase = Phase.AWAITING_CONNECT;
-    // Small initial capacities: most connections never hold anything, and idle memory counts per connection.
+    // Small initial capacity: most connections never hold anything, and idle memory counts per connection.
     private final ArrayDeque<MqttMessage> heldInbound = new ArrayDeque<>(1);
-    private final ArrayDeque<HeldDelivery> heldDeliveries = new ArrayDeque<>(1);
-    private final ArrayDeque<PendingAck> pendingAcks = new ArrayDeque<>(4);
-    private final Set<Integer> inboundQos2 = new HashSet<>();
-    private Set<Long> resumedMessageIds;
+    /** PUBLISH and PUBREL from the client. */
+    private final InboundPublishes inbound = new InboundPublishes(this);
+    /** Messages to the client and its acknowledgements of them. */
+    private final OutboundDelivery outbound = new OutboundDelivery(this);
+    /** SUBSCRIBE and UNSUBSCRIBE, created on first use (a client that only publishes never needs it). */
+    private SubscribeHandler subscribeHandler;
     private ProtocolVersion version = ProtocolVersion.MQTT_5;
     private String clientId;
     private ExpiryInterval expiry = ExpiryInterval.ZERO;
@@ -124,22 +103,16 @@ final class MqttConnection implements ClientConnection {
     private boolean awaitingPredecessor;
     /** Completes when the connection this one took over has settled (at once when there was none). */
     private volatile CompletionStage<Void> predecessorSettled = CompletableFuture.completedFuture(null);
-    private OutboundWindow window = new OutboundWindow(65535);
     private long lastPacketNanos = System.nanoTime();
     private long keepAliveTimer = -1;
     private long connectTimer;
     private boolean paused;
     /** A DISCONNECT was sent: inbound packets are ignored until the connection closes. */
     private boolean disconnecting;
-    /** Client's limits and wishes from CONNECT (MQTT 5). */
-    private long clientMaxPacketSize = Long.MAX_VALUE;
-    private int clientTopicAliasMaximum;
+    /** Client's wishes from CONNECT (MQTT 5); its limits are kept by {@link OutboundDelivery}. */
     private boolean requestProblemInformation = true;
     private boolean keepAliveAnnounced;
     private int keepAliveSeconds;
-    /** Inbound topic aliases (index = alias), created on first use. */
-    private String[] inboundAliases;
-    private final OutboundAliases outboundAliases = new OutboundAliases();
     private String responseInformation;
 
     MqttConnection(MqttTransport transport, Context context, BrokerServices services, WillPublisher wills) {
@@ -154,12 +127,32 @@ final class MqttConnection implements ClientConnection {
         });
     }
 
-    private boolean mqtt5() {
+    // ---- what the parts share (all on this connection's event loop) -------------------------------
+
+    boolean mqtt5() {
         return version.isMqtt5();
     }
 
-    private Instant now() {
+    Instant now() {
         return services.clock().instant();
+    }
+
+    BrokerServices services() {
+        return services;
+    }
+
+    MqttTransport transport() {
+        return transport;
+    }
+
+    /** The session expiry as it stands (granted at CONNECT, changed by DISCONNECT or when the session ends). */
+    ExpiryInterval expiry() {
+        return expiry;
+    }
+
+    /** CONNACK has gone out and the connection has not closed. */
+    boolean isConnected() {
+        return phase == Phase.CONNECTED;
     }
 
     // ---- inbound ---------------------------------------------------------------------------------
@@ -236,19 +229,26 @@ final class MqttConnection implements ClientConnection {
     private void dispatch(MqttMessage m) {
         MqttMessageType type = m.fixedHeader().messageType();
         switch (type) {
-            case PUBLISH -> onPublish((MqttPublishMessage) m);
-            case PUBACK -> onPubackOrPubcomp(NettyPackets.packetId(m));
-            case PUBREC -> onPubrec(NettyPackets.packetId(m), NettyPackets.reasonCode(m));
-            case PUBCOMP -> onPubackOrPubcomp(NettyPackets.packetId(m));
-            case PUBREL -> onPubrel(NettyPackets.packetId(m));
-            case SUBSCRIBE -> onSubscribe((MqttSubscribeMessage) m);
-            case UNSUBSCRIBE -> onUnsubscribe((MqttUnsubscribeMessage) m);
+            case PUBLISH -> inbound.onPublish((MqttPublishMessage) m);
+            case PUBACK -> outbound.onPubackOrPubcomp(NettyPackets.packetId(m));
+            case PUBREC -> outbound.onPubrec(NettyPackets.packetId(m), NettyPackets.reasonCode(m));
+            case PUBCOMP -> outbound.onPubackOrPubcomp(NettyPackets.packetId(m));
+            case PUBREL -> inbound.onPubrel(NettyPackets.packetId(m));
+            case SUBSCRIBE -> subscribeHandler().onSubscribe((MqttSubscribeMessage) m);
+            case UNSUBSCRIBE -> subscribeHandler().onUnsubscribe((MqttUnsubscribeMessage) m);
             case PINGREQ -> write(new MqttMessage(new MqttFixedHeader(MqttMessageType.PINGRESP, false,
                     MqttQoS.AT_MOST_ONCE, false, 0)));
             case DISCONNECT -> onDisconnect(m);
             // [MQTT-3.1.0-2] a second CONNECT is a Protocol Error; Tether supports no AUTH method.
             default -> disconnect(DisconnectReasonCode.PROTOCOL_ERROR);
         }
+    }
+
+    private SubscribeHandler subscribeHandler() {
+        if (subscribeHandler == null) {
+            subscribeHandler = new SubscribeHandler(this, outbound);
+        }
+        return subscribeHandler;
     }
 
     // ---- CONNECT ---------------------------------------------------------------------------------
@@ -292,14 +292,15 @@ final class MqttConnection implements ClientConnection {
             refuse(ConnectReasonCode.PROTOCOL_ERROR);
             return;
         }
-        window = new OutboundWindow((int) receiveMaximum);
-        clientMaxPacketSize = NettyPackets.unsignedInt(props, MqttPropertyType.MAXIMUM_PACKET_SIZE).orElse(Long.MAX_VALUE);
+        outbound.receiveMaximum((int) receiveMaximum);
+        long clientMaxPacketSize = NettyPackets.unsignedInt(props, MqttPropertyType.MAXIMUM_PACKET_SIZE).orElse(Long.MAX_VALUE);
+        outbound.clientMaxPacketSize(clientMaxPacketSize);
         if (clientMaxPacketSize == 0) {
             refuse(ConnectReasonCode.PROTOCOL_ERROR);
             return;
         }
-        clientTopicAliasMaximum = NettyPackets.unsignedInt(props, MqttPropertyType.TOPIC_ALIAS_MAXIMUM).orElse(0L).intValue();
-        outboundAliases.reset(clientTopicAliasMaximum);
+        outbound.clientTopicAliasMaximum(
+                NettyPackets.unsignedInt(props, MqttPropertyType.TOPIC_ALIAS_MAXIMUM).orElse(0L).intValue());
         requestProblemInformation = NettyPackets.unsignedInt(props, MqttPropertyType.REQUEST_PROBLEM_INFORMATION)
                 .orElse(1L) != 0;
         boolean requestResponseInformation = NettyPackets.unsignedInt(props,
@@ -393,7 +394,7 @@ final class MqttConnection implements ClientConnection {
                         services.subscriptions().removeAll(clientId);
                     }
                     r.willsToPublish().forEach(w -> wills.publishAndForget(clientId, w));
-                    inboundQos2.addAll(r.inboundQos2());
+                    inbound.resumeQos2(r.inboundQos2());
                     accept(d, announceAssigned, keepAliveSeconds, r.outbound(), r.subscriptions());
                 },
                 f -> {
@@ -404,7 +405,7 @@ final class MqttConnection implements ClientConnection {
                 });
     }
 
-    private void accept(ConnectDecision d, boolean assigned, int keepAlive, List<StoredOutboundMessage> outbound,
+    private void accept(ConnectDecision d, boolean assigned, int keepAlive, List<StoredOutboundMessage> storedOutbound,
                         List<Subscription> resumed) {
         MqttProperties props = new MqttProperties();
         if (mqtt5()) {
@@ -442,30 +443,7 @@ final class MqttConnection implements ClientConnection {
         phase = Phase.CONNECTED;
         startKeepAlive(keepAlive);
 
-        // [MQTT-4.4.0-1] resend unacknowledged PUBLISH (DUP = 1) and PUBREL with their Packet Identifiers,
-        // then the queued messages, then what arrived meanwhile.
-        Instant now = now();
-        resumedMessageIds = new HashSet<>();
-        for (StoredOutboundMessage s : outbound) {
-            resumedMessageIds.add(s.messageId());
-            if (s.isReleased()) {
-                window.resume(s.packetId(), s.messageId(), s.message(), s.message().qos(), s.subscriptionIdentifiers(), true);
-                write(NettyPackets.ack(MqttMessageType.PUBREL, s.packetId(), 0, mqtt5()));
-            } else if (s.isSent() && s.packetId() > 0) {
-                window.resume(s.packetId(), s.messageId(), s.message(), s.message().qos(), s.subscriptionIdentifiers(), false);
-                write(NettyPackets.publish(s.message(), s.message().qos(), s.packetId(), true,
-                        s.subscriptionIdentifiers(), now, mqtt5()));
-            } else {
-                sendOrHold(s.message(), s.message().qos(), s.subscriptionIdentifiers(), s.messageId());
-            }
-        }
-        while (!heldDeliveries.isEmpty()) {
-            HeldDelivery h = heldDeliveries.poll();
-            if (h.messageId() == 0 || !resumedMessageIds.contains(h.messageId())) {
-                sendOrHold(h.message(), h.qos(), h.subscriptionIds(), h.messageId());
-            }
-        }
-        resumedMessageIds = null;
+        outbound.resume(storedOutbound);
         boolean wasPaused = heldInbound.size() >= MAX_HELD_BEFORE_CONNACK;
         while (!heldInbound.isEmpty() && phase == Phase.CONNECTED) {
             MqttMessage m = heldInbound.poll();
@@ -523,267 +501,6 @@ final class MqttConnection implements ClientConnection {
                 disconnect(DisconnectReasonCode.KEEP_ALIVE_TIMEOUT);
             }
         });
-    }
-
-    // ---- PUBLISH from the client ----------------------------------------------------------------
-
-    private void onPublish(MqttPublishMessage p) {
-        String topic = p.variableHeader().topicName();
-        int qos = p.fixedHeader().qosLevel().value();
-        int packetId = p.variableHeader().packetId();
-        if (mqtt5()) {
-            Optional<Long> alias = NettyPackets.unsignedInt(p.variableHeader().properties(), MqttPropertyType.TOPIC_ALIAS);
-            if (alias.isPresent()) {
-                Optional<String> resolved = resolveTopicAlias(alias.get().intValue(), topic);
-                if (resolved.isEmpty()) {
-                    return; // disconnected
-                }
-                topic = resolved.get();
-            } else if (topic.isEmpty()) {
-                disconnect(DisconnectReasonCode.PROTOCOL_ERROR); // empty topic without alias [MQTT-3.3.2-8]
-                return;
-            }
-        }
-        if (!TopicNames.isValidTopicName(topic)) {
-            disconnect(DisconnectReasonCode.TOPIC_NAME_INVALID);
-            return;
-        }
-        // Receive Maximum is MQTT 5's (§3.2.2.3.3): a 3.1.1 client was never given one.
-        if (mqtt5() && qos > 0 && !(qos == 2 && inboundQos2.contains(packetId))
-                && inboundInFlight() >= services.mqtt().receiveMaximum()) {
-            disconnect(DisconnectReasonCode.RECEIVE_MAXIMUM_EXCEEDED); // [MQTT-3.3.4-9]
-            return;
-        }
-        if (qos == 2 && inboundQos2.contains(packetId)) {
-            // Duplicate of a QoS 2 message already received: acknowledge again, deliver once.
-            PendingAck ack = new PendingAck(MqttMessageType.PUBREC, packetId);
-            ack.reasonCode = 0;
-            pendingAcks.add(ack);
-            flushAcks();
-            return;
-        }
-        if (mqtt5() && !PayloadFormat.isValid(p)) {
-            // Payload Format Indicator 1 with a payload that is not UTF-8 (§3.3.2.3.2).
-            if (qos == 0) {
-                disconnect(DisconnectReasonCode.PAYLOAD_FORMAT_INVALID);
-            } else {
-                PendingAck ack = new PendingAck(qos == 1 ? MqttMessageType.PUBACK : MqttMessageType.PUBREC, packetId);
-                ack.reasonCode = DisconnectReasonCode.PAYLOAD_FORMAT_INVALID.code();
-                pendingAcks.add(ack);
-                flushAcks();
-            }
-            return;
-        }
-        PublishedMessage message = NettyPackets.published(p, topic, clientId, now(), mqtt5());
-        if (qos == 0) {
-            services.router().route(message).subscribe().with(r -> { }, f -> LOG.debugf("QoS 0 message lost: %s", f));
-            return;
-        }
-        PendingAck ack = new PendingAck(qos == 1 ? MqttMessageType.PUBACK : MqttMessageType.PUBREC, packetId);
-        pendingAcks.add(ack);
-        Optional<SessionEvent.InboundQos2Received> receipt = Optional.empty();
-        if (qos == 2) {
-            inboundQos2.add(packetId);
-            if (expiry.isDurable()) {
-                // Stored with the message's routing, in one transaction: after a failure or a crash the client's
-                // resend is either a duplicate of a routed message or a new message, never a lost one.
-                receipt = Optional.of(new SessionEvent.InboundQos2Received(clientId, packetId));
-            }
-        }
-        // Routed now, in arrival order whatever the QoS (a retained message is replaced in the order published).
-        Uni<Integer> reason = services.router().route(message, receipt)
-                .map(r -> mqtt5() && r.matchedSessions() == 0 ? 0x10 : 0x00);
-        onContext(reason, code -> {
-            ack.reasonCode = code;
-            flushAcks();
-        }, f -> {
-            LOG.warnf("message from %s on %s not stored: %s", clientId, message.topic(), f.toString());
-            if (!mqtt5()) {
-                transport.close(); // 3.1.1 has no negative acknowledgement: the client resends after reconnecting.
-                return;
-            }
-            inboundQos2.remove(packetId);
-            ack.reasonCode = 0x80;
-            flushAcks();
-        });
-    }
-
-    /** QoS 1/2 messages from the client not yet fully acknowledged (counted against Receive Maximum). */
-    private int inboundInFlight() {
-        int pubacks = 0;
-        for (PendingAck a : pendingAcks) {
-            if (a.type == MqttMessageType.PUBACK) {
-                pubacks++;
-            }
-        }
-        return pubacks + inboundQos2.size();
-    }
-
-    /**
-     * Resolves an inbound Topic Alias (§3.3.2.3.4): a non-empty topic sets the alias, an empty one uses it.
-     * Empty when the connection was closed: alias 0 or above the maximum is 0x94, an unknown alias 0x82.
-     */
-    private Optional<String> resolveTopicAlias(int alias, String topic) {
-        int max = services.mqtt().topicAliasMaximum();
-        if (alias == 0 || alias > max) {
-            disconnect(DisconnectReasonCode.TOPIC_ALIAS_INVALID); // [MQTT-3.3.2-9] [MQTT-3.3.2-10]
-            return Optional.empty();
-        }
-        if (inboundAliases == null) {
-            inboundAliases = new String[max + 1];
-        }
-        if (!topic.isEmpty()) {
-            inboundAliases[alias] = topic;
-            return Optional.of(topic);
-        }
-        if (inboundAliases[alias] == null) {
-            disconnect(DisconnectReasonCode.PROTOCOL_ERROR);
-            return Optional.empty();
-        }
-        return Optional.of(inboundAliases[alias]);
-    }
-
-    private void onPubrel(int packetId) {
-        boolean known = inboundQos2.remove(packetId);
-        PendingAck ack = new PendingAck(MqttMessageType.PUBCOMP, packetId);
-        pendingAcks.add(ack);
-        Uni<Void> stored = known && expiry.isDurable()
-                ? services.events().publish(new SessionEvent.InboundQos2Released(clientId, packetId)).replaceWithVoid()
-                : Uni.createFrom().voidItem();
-        int reason = known || !mqtt5() ? 0x00 : 0x92; // Packet Identifier not found
-        onContext(stored, v -> {
-            ack.reasonCode = reason;
-            flushAcks();
-        }, f -> {
-            inboundQos2.add(packetId);
-            transport.close();
-        });
-    }
-
-    private void flushAcks() {
-        while (!pendingAcks.isEmpty() && pendingAcks.peek().reasonCode != null && phase == Phase.CONNECTED) {
-            PendingAck a = pendingAcks.poll();
-            write(NettyPackets.ack(a.type, a.packetId, a.reasonCode, mqtt5()));
-        }
-    }
-
-    // ---- acknowledgements from the client -------------------------------------------------------
-
-    private void onPubackOrPubcomp(int packetId) {
-        window.complete(packetId).ifPresent(f -> {
-            if (f.messageId() > 0) {
-                persist(new SessionEvent.MessageAcknowledged(clientId, f.messageId()));
-            }
-        });
-        pump();
-    }
-
-    private void onPubrec(int packetId, int reasonCode) {
-        if (mqtt5() && reasonCode >= 0x80) {
-            // The client refused the message: the exchange ends here, no PUBREL [MQTT-4.3.3-4], and the
-            // send quota is freed (§4.9).
-            onPubackOrPubcomp(packetId);
-            return;
-        }
-        Optional<OutboundWindow.InFlight> f = window.release(packetId);
-        if (f.isPresent() && f.get().messageId() > 0) {
-            // The release is committed before PUBREL leaves: after a crash the resume sends PUBREL, never the
-            // PUBLISH again [MQTT-4.3.3-5].
-            onContext(services.events().publish(new SessionEvent.MessageReleased(clientId, f.get().messageId())),
-                    v -> write(NettyPackets.ack(MqttMessageType.PUBREL, packetId, 0, mqtt5())),
-                    this::stateNotStored);
-            return;
-        }
-        write(NettyPackets.ack(MqttMessageType.PUBREL, packetId, f.isPresent() || !mqtt5() ? 0 : 0x92, mqtt5()));
-    }
-
-    // ---- SUBSCRIBE / UNSUBSCRIBE ----------------------------------------------------------------
-
-    private void onSubscribe(MqttSubscribeMessage m) {
-        MqttMessageIdAndPropertiesVariableHeader h = m.idAndPropertiesVariableHeader();
-        int packetId = h.messageId();
-        int subscriptionId = mqtt5()
-                ? NettyPackets.unsignedInt(h.properties(), MqttPropertyType.SUBSCRIPTION_IDENTIFIER).orElse(0L).intValue()
-                : 0;
-        for (MqttTopicSubscription t : m.payload().topicSubscriptions()) {
-            if (mqtt5() && t.option().isNoLocal() && TopicNames.isShared(t.topicName())) {
-                disconnect(DisconnectReasonCode.PROTOCOL_ERROR); // [MQTT-3.8.3-4] No Local on a shared subscription
-                return;
-            }
-        }
-        List<Integer> codes = new ArrayList<>();
-        List<Subscription> accepted = new ArrayList<>();
-        List<Boolean> isNew = new ArrayList<>();
-        for (MqttTopicSubscription t : m.payload().topicSubscriptions()) {
-            String filter = t.topicName();
-            var option = t.option();
-            if (!TopicNames.isValidTopicFilter(filter)) {
-                codes.add(mqtt5() ? 0x8F : 0x80); // Topic Filter invalid
-            } else if (services.access().isSubscriptionDenied(filter)) {
-                codes.add(mqtt5() ? 0x87 : 0x80); // Not authorized
-            } else {
-                int qos = option.qos().value();
-                Subscription s = new Subscription(clientId, filter, qos, mqtt5() && option.isNoLocal(),
-                        mqtt5() && option.isRetainAsPublished(), mqtt5() ? option.retainHandling().value() : 0,
-                        subscriptionId);
-                isNew.add(services.subscriptions().put(s).isEmpty());
-                accepted.add(s);
-                codes.add(qos);
-            }
-        }
-        Uni<Object> stored = accepted.isEmpty() ? Uni.createFrom().nullItem()
-                : services.events().publish(new SessionEvent.Subscribed(clientId, accepted));
-        Uni<Object> waitFor = expiry.isDurable() ? stored : Uni.createFrom().nullItem();
-        onContext(waitFor, v -> {
-            write(new MqttSubAckMessage(new MqttFixedHeader(MqttMessageType.SUBACK, false, MqttQoS.AT_MOST_ONCE, false, 0),
-                    MqttMessageIdAndPropertiesVariableHeader.from(packetId),
-                    new MqttSubAckPayload(codes.stream().mapToInt(Integer::intValue).toArray())));
-            for (int i = 0; i < accepted.size(); i++) {
-                sendRetained(accepted.get(i), isNew.get(i));
-            }
-        }, f -> {
-            LOG.warnf("subscription of %s not stored: %s", clientId, f.toString());
-            accepted.forEach(s -> services.subscriptions().remove(clientId, s.topicFilter()));
-            write(new MqttSubAckMessage(new MqttFixedHeader(MqttMessageType.SUBACK, false, MqttQoS.AT_MOST_ONCE, false, 0),
-                    MqttMessageIdAndPropertiesVariableHeader.from(packetId),
-                    new MqttSubAckPayload(codes.stream().mapToInt(c -> 0x80).toArray())));
-        });
-    }
-
-    /**
-     * Retained messages for a new subscription, by its Retain Handling option (§3.3.1.3). Only a new
-     * Non-shared Subscription gets them (§3.3.1.3, §4.8.2): none for {@code $share/...}.
-     */
-    private void sendRetained(Subscription s, boolean isNew) {
-        if (s.isShared() || s.retainHandling() == 2 || (s.retainHandling() == 1 && !isNew)) {
-            return;
-        }
-        for (PublishedMessage r : services.retained().matching(new TopicFilter(s.topicFilter()), now())) {
-            int qos = Math.min(r.qos(), s.qos());
-            List<Integer> ids = s.subscriptionIdentifier() == 0 ? List.of() : List.of(s.subscriptionIdentifier());
-            sendOrHold(r.withRetain(true), qos, ids, 0); // [MQTT-3.3.1-9] retain flag set
-        }
-    }
-
-    private void onUnsubscribe(MqttUnsubscribeMessage m) {
-        int packetId = m.idAndPropertiesVariableHeader().messageId();
-        List<Short> codes = new ArrayList<>();
-        List<String> removed = new ArrayList<>();
-        for (String filter : m.payload().topics()) {
-            boolean existed = services.subscriptions().remove(clientId, filter);
-            if (existed) {
-                removed.add(filter);
-            }
-            codes.add((short) (existed ? 0x00 : 0x11));
-        }
-        Uni<Object> stored = removed.isEmpty() ? Uni.createFrom().nullItem()
-                : services.events().publish(new SessionEvent.Unsubscribed(clientId, removed));
-        Uni<Object> waitFor = expiry.isDurable() ? stored : Uni.createFrom().nullItem();
-        onContext(waitFor, v -> write(new MqttUnsubAckMessage(
-                        new MqttFixedHeader(MqttMessageType.UNSUBACK, false, MqttQoS.AT_MOST_ONCE, false, 0),
-                        MqttMessageIdAndPropertiesVariableHeader.from(packetId),
-                        mqtt5() ? new MqttUnsubAckPayload(codes) : new MqttUnsubAckPayload())),
-                f -> transport.close());
     }
 
     // ---- DISCONNECT and close -------------------------------------------------------------------
@@ -904,71 +621,18 @@ final class MqttConnection implements ClientConnection {
 
     private void deliverOnContext(PublishedMessage message, int qos, List<Integer> subscriptionIds, long messageId) {
         switch (phase) {
-            case CONNECTING -> heldDeliveries.add(new HeldDelivery(message, qos, subscriptionIds, messageId));
+            case CONNECTING -> outbound.holdUntilConnected(message, qos, subscriptionIds, messageId);
             case CONNECTED -> {
                 if (isSending()) {
-                    sendOrHold(message, qos, subscriptionIds, messageId);
+                    outbound.sendOrHold(message, qos, subscriptionIds, messageId);
                 } // else: ending; a durable message stays queued in PostgreSQL for the next connection
             }
             default -> { } // a durable message stays queued in PostgreSQL for the next connection
         }
     }
 
-    private void sendOrHold(PublishedMessage message, int qos, List<Integer> subscriptionIds, long messageId) {
-        Instant now = now();
-        if (message.isExpiredAt(now)) {
-            // [MQTT-3.3.2-5] expired before delivery started: dropped for this subscriber.
-            if (messageId > 0) {
-                persist(new SessionEvent.MessageAcknowledged(clientId, messageId));
-            }
-            return;
-        }
-        if (clientLimitsPacketSize()
-                && NettyPackets.publishSize(message, qos, subscriptionIds, now, mqtt5()) > clientMaxPacketSize) {
-            // Larger than the client's Maximum Packet Size: dropped for this client, never sent [MQTT-3.1.2-25].
-            services.oversizeDrops().incrementAndGet();
-            if (messageId > 0) {
-                persist(new SessionEvent.MessageAcknowledged(clientId, messageId));
-            }
-            return;
-        }
-        if (qos == 0) {
-            if (transport.writeQueueFull()) {
-                // A client that does not keep up loses QoS 0 messages rather than Tether buffering them (as Mosquitto).
-                services.outboundLimits().droppedForSlowConsumer();
-            } else {
-                writePublish(message, 0, 0, false, subscriptionIds, now);
-            }
-            if (messageId > 0) {
-                persist(new SessionEvent.MessageAcknowledged(clientId, messageId));
-            }
-            return;
-        }
-        if (mustWait()) {
-            hold(new OutboundWindow.Waiting(messageId, message, qos, subscriptionIds));
-            return;
-        }
-        OutboundWindow.InFlight f = window.send(messageId, message, qos, subscriptionIds);
-        if (messageId > 0 && qos == 2) {
-            // QoS 2: the Packet Identifier is committed before the PUBLISH leaves, so that after a crash the
-            // message is resent with it (DUP 1) rather than sent again as new [MQTT-4.4.0-1].
-            onContext(services.events().publish(new SessionEvent.MessageSent(clientId, messageId, f.packetId())),
-                    v -> {
-                        if (isSending()) {
-                            writePublish(message, qos, f.packetId(), false, subscriptionIds, now());
-                        }
-                    },
-                    this::stateNotStored);
-            return;
-        }
-        writePublish(message, qos, f.packetId(), false, subscriptionIds, now);
-        if (messageId > 0) {
-            persist(new SessionEvent.MessageSent(clientId, messageId, f.packetId()));
-        }
-    }
-
     /** Connected, and neither ending nor taken over: messages may go out. */
-    private boolean isSending() {
+    boolean isSending() {
         return phase == Phase.CONNECTED && !disconnecting && !takenOver;
     }
 
@@ -977,51 +641,20 @@ final class MqttConnection implements ClientConnection {
      * database is away; if it can never be written the client is closed, so that it resumes from what
      * PostgreSQL holds rather than from a state Tether could not keep.
      */
-    private void persist(SessionEvent event) {
+    void persist(SessionEvent event) {
         services.events().publishAndForget(event, this::stateNotStored);
     }
 
-    private void stateNotStored(Throwable failure) {
+    void stateNotStored(Throwable failure) {
         context.runOnContext(v -> {
             LOG.warnf("session state of %s could not be stored (%s); closing the connection", clientId, failure.toString());
             disconnect(DisconnectReasonCode.UNSPECIFIED_ERROR);
         });
     }
 
-
-    /**
-     * A QoS 1/2 message waits while the client's Receive Maximum is used up, while its write queue is full, or
-     * while the connection already holds the session limit (in flight plus waiting).
-     */
-    private boolean mustWait() {
-        return !window.hasRoom() || transport.writeQueueFull()
-                || window.size() >= services.outboundLimits().maxQueuedMessages();
-    }
-
-    /**
-     * Queues a QoS 1/2 message, at most max-queued-messages per connection; beyond, the queue overflow policy drops
-     * one. A drop from a non-durable session is counted; a durable session's message stays queued in PostgreSQL
-     * (counted there if the store dropped it) and is sent again when the client resumes the session.
-     */
-    private void hold(OutboundWindow.Waiting w) {
-        OutboundLimits limits = services.outboundLimits();
-        window.enqueue(w, limits.maxQueuedMessages(), limits.dropOldest())
-                .filter(dropped -> dropped.messageId() == 0)
-                .ifPresent(dropped -> limits.droppedForFullQueue());
-    }
-
     /** The client's write queue has drained (called by the listener): waiting messages go out. */
     void onWritable() {
-        pump();
-    }
-
-    /** Sends waiting messages while the client's Receive Maximum leaves room and it keeps up with what is written. */
-    private void pump() {
-        Optional<OutboundWindow.Waiting> w;
-        while (isSending() && !transport.writeQueueFull() && (w = window.nextWaiting()).isPresent()) {
-            OutboundWindow.Waiting x = w.get();
-            sendOrHold(x.message(), x.qos(), x.subscriptionIdentifiers(), x.messageId());
-        }
+        outbound.pump();
     }
 
     /**
@@ -1074,28 +707,7 @@ final class MqttConnection implements ClientConnection {
 
     // ---- plumbing --------------------------------------------------------------------------------
 
-    /** The client sent a Maximum Packet Size (MQTT 5 only; absent means no limit beyond the protocol's). */
-    private boolean clientLimitsPacketSize() {
-        return clientMaxPacketSize != Long.MAX_VALUE;
-    }
-
-    /** Writes a PUBLISH, replacing its topic by an alias once the client allows aliases (§3.3.2.3.4). */
-    private void writePublish(PublishedMessage message, int qos, int packetId, boolean dup, List<Integer> subscriptionIds,
-                              Instant now) {
-        MqttPublishMessage publish = NettyPackets.publish(message, qos, packetId, dup, subscriptionIds, now, mqtt5());
-        // An alias adds a property: used only if even the PUBLISH with topic and alias fits the client's
-        // Maximum Packet Size [MQTT-3.1.2-24].
-        if (mqtt5() && clientTopicAliasMaximum > 0 && (!clientLimitsPacketSize()
-                || NettyPackets.publishSize(message, qos, subscriptionIds, now, true, true) <= clientMaxPacketSize)) {
-            OutboundAliases.Use use = outboundAliases.aliasFor(message.topic());
-            if (use.alias() > 0) {
-                publish = NettyPackets.withTopicAlias(publish, use.alias(), use.known());
-            }
-        }
-        write(publish);
-    }
-
-    private void write(MqttMessage m) {
+    void write(MqttMessage m) {
         if (phase != Phase.CLOSED && !disconnecting) { // [MQTT-3.14.4-2] nothing after DISCONNECT
             transport.write(m);
         } else {
@@ -1104,7 +716,7 @@ final class MqttConnection implements ClientConnection {
     }
 
     /** Subscribes to {@code uni} and runs the callbacks on this connection's event loop. */
-    private <T> void onContext(Uni<T> uni, Consumer<T> onItem, Consumer<Throwable> onFailure) {
+    <T> void onContext(Uni<T> uni, Consumer<T> onItem, Consumer<Throwable> onFailure) {
         uni.subscribe().with(
                 item -> context.runOnContext(v -> onItem.accept(item)),
                 failure -> context.runOnContext(v -> onFailure.accept(failure)));

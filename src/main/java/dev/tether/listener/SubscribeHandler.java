@@ -1,0 +1,136 @@
+package dev.tether.listener;
+
+import dev.tether.events.SessionEvent;
+import dev.tether.protocol.DisconnectReasonCode;
+import dev.tether.protocol.PublishedMessage;
+import dev.tether.routing.Subscription;
+import dev.tether.routing.TopicFilter;
+import dev.tether.routing.TopicNames;
+import io.netty.handler.codec.mqtt.MqttFixedHeader;
+import io.netty.handler.codec.mqtt.MqttMessageIdAndPropertiesVariableHeader;
+import io.netty.handler.codec.mqtt.MqttMessageType;
+import io.netty.handler.codec.mqtt.MqttProperties.MqttPropertyType;
+import io.netty.handler.codec.mqtt.MqttQoS;
+import io.netty.handler.codec.mqtt.MqttSubAckMessage;
+import io.netty.handler.codec.mqtt.MqttSubAckPayload;
+import io.netty.handler.codec.mqtt.MqttSubscribeMessage;
+import io.netty.handler.codec.mqtt.MqttTopicSubscription;
+import io.netty.handler.codec.mqtt.MqttUnsubAckMessage;
+import io.netty.handler.codec.mqtt.MqttUnsubAckPayload;
+import io.netty.handler.codec.mqtt.MqttUnsubscribeMessage;
+import io.smallrye.mutiny.Uni;
+import java.util.ArrayList;
+import java.util.List;
+import org.jboss.logging.Logger;
+
+/**
+ * SUBSCRIBE and UNSUBSCRIBE from the client of one {@link MqttConnection}, and the retained messages a new
+ * subscription gets. Holds no state of its own; owned by the connection's event loop, like the connection.
+ */
+final class SubscribeHandler {
+
+    /** Logged under the connection's category. */
+    private static final Logger LOG = Logger.getLogger(MqttConnection.class);
+
+    private final MqttConnection connection;
+    private final OutboundDelivery outbound;
+
+    SubscribeHandler(MqttConnection connection, OutboundDelivery outbound) {
+        this.connection = connection;
+        this.outbound = outbound;
+    }
+
+    void onSubscribe(MqttSubscribeMessage m) {
+        BrokerServices services = connection.services();
+        String clientId = connection.clientId();
+        boolean mqtt5 = connection.mqtt5();
+        MqttMessageIdAndPropertiesVariableHeader h = m.idAndPropertiesVariableHeader();
+        int packetId = h.messageId();
+        int subscriptionId = mqtt5
+                ? NettyPackets.unsignedInt(h.properties(), MqttPropertyType.SUBSCRIPTION_IDENTIFIER).orElse(0L).intValue()
+                : 0;
+        for (MqttTopicSubscription t : m.payload().topicSubscriptions()) {
+            if (mqtt5 && t.option().isNoLocal() && TopicNames.isShared(t.topicName())) {
+                connection.disconnect(DisconnectReasonCode.PROTOCOL_ERROR); // [MQTT-3.8.3-4] No Local on a shared subscription
+                return;
+            }
+        }
+        List<Integer> codes = new ArrayList<>();
+        List<Subscription> accepted = new ArrayList<>();
+        List<Boolean> isNew = new ArrayList<>();
+        for (MqttTopicSubscription t : m.payload().topicSubscriptions()) {
+            String filter = t.topicName();
+            var option = t.option();
+            if (!TopicNames.isValidTopicFilter(filter)) {
+                codes.add(mqtt5 ? 0x8F : 0x80); // Topic Filter invalid
+            } else if (services.access().isSubscriptionDenied(filter)) {
+                codes.add(mqtt5 ? 0x87 : 0x80); // Not authorized
+            } else {
+                int qos = option.qos().value();
+                Subscription s = new Subscription(clientId, filter, qos, mqtt5 && option.isNoLocal(),
+                        mqtt5 && option.isRetainAsPublished(), mqtt5 ? option.retainHandling().value() : 0,
+                        subscriptionId);
+                isNew.add(services.subscriptions().put(s).isEmpty());
+                accepted.add(s);
+                codes.add(qos);
+            }
+        }
+        Uni<Object> stored = accepted.isEmpty() ? Uni.createFrom().nullItem()
+                : services.events().publish(new SessionEvent.Subscribed(clientId, accepted));
+        Uni<Object> waitFor = connection.expiry().isDurable() ? stored : Uni.createFrom().nullItem();
+        connection.onContext(waitFor, v -> {
+            connection.write(new MqttSubAckMessage(
+                    new MqttFixedHeader(MqttMessageType.SUBACK, false, MqttQoS.AT_MOST_ONCE, false, 0),
+                    MqttMessageIdAndPropertiesVariableHeader.from(packetId),
+                    new MqttSubAckPayload(codes.stream().mapToInt(Integer::intValue).toArray())));
+            for (int i = 0; i < accepted.size(); i++) {
+                sendRetained(accepted.get(i), isNew.get(i));
+            }
+        }, f -> {
+            LOG.warnf("subscription of %s not stored: %s", clientId, f.toString());
+            accepted.forEach(s -> services.subscriptions().remove(clientId, s.topicFilter()));
+            connection.write(new MqttSubAckMessage(
+                    new MqttFixedHeader(MqttMessageType.SUBACK, false, MqttQoS.AT_MOST_ONCE, false, 0),
+                    MqttMessageIdAndPropertiesVariableHeader.from(packetId),
+                    new MqttSubAckPayload(codes.stream().mapToInt(c -> 0x80).toArray())));
+        });
+    }
+
+    /**
+     * Retained messages for a new subscription, by its Retain Handling option (§3.3.1.3). Only a new
+     * Non-shared Subscription gets them (§3.3.1.3, §4.8.2): none for {@code $share/...}.
+     */
+    private void sendRetained(Subscription s, boolean isNew) {
+        if (s.isShared() || s.retainHandling() == 2 || (s.retainHandling() == 1 && !isNew)) {
+            return;
+        }
+        for (PublishedMessage r : connection.services().retained().matching(new TopicFilter(s.topicFilter()), connection.now())) {
+            int qos = Math.min(r.qos(), s.qos());
+            List<Integer> ids = s.subscriptionIdentifier() == 0 ? List.of() : List.of(s.subscriptionIdentifier());
+            outbound.sendOrHold(r.withRetain(true), qos, ids, 0); // [MQTT-3.3.1-9] retain flag set
+        }
+    }
+
+    void onUnsubscribe(MqttUnsubscribeMessage m) {
+        BrokerServices services = connection.services();
+        String clientId = connection.clientId();
+        int packetId = m.idAndPropertiesVariableHeader().messageId();
+        List<Short> codes = new ArrayList<>();
+        List<String> removed = new ArrayList<>();
+        for (String filter : m.payload().topics()) {
+            boolean existed = services.subscriptions().remove(clientId, filter);
+            if (existed) {
+                removed.add(filter);
+            }
+            codes.add((short) (existed ? 0x00 : 0x11));
+        }
+        Uni<Object> stored = removed.isEmpty() ? Uni.createFrom().nullItem()
+                : services.events().publish(new SessionEvent.Unsubscribed(clientId, removed));
+        Uni<Object> waitFor = connection.expiry().isDurable() ? stored : Uni.createFrom().nullItem();
+        connection.onContext(waitFor, v -> connection.write(new MqttUnsubAckMessage(
+                        new MqttFixedHeader(MqttMessageType.UNSUBACK, false, MqttQoS.AT_MOST_ONCE, false, 0),
+                        MqttMessageIdAndPropertiesVariableHeader.from(packetId),
+                        connection.mqtt5() ? new MqttUnsubAckPayload(codes) : new MqttUnsubAckPayload())),
+                f -> connection.transport().close());
+    }
+}
