@@ -361,13 +361,8 @@ class FailurePathsTest {
 
     /** Connects a raw client and checks CONNACK: success with the expected Session Present. */
     private RawMqttClient connect(MqttPackets.ConnectBuilder connect, boolean sessionPresent) throws IOException {
-        RawMqttClient c = RawMqttClient.connect("127.0.0.1", listener.port());
+        RawMqttClient c = TestClients.connectRaw(listener.port(), connect, sessionPresent, PACKET);
         open.add(c);
-        c.send(connect.build());
-        ReceivedPacket connack = c.receive(PACKET);
-        assertThat(connack.type()).as("expected CONNACK, got %s", connack).isEqualTo(MqttPackets.CONNACK);
-        assertThat(connack.connackReasonCode()).isZero();
-        assertThat(connack.connackSessionPresent()).as("Session Present").isEqualTo(sessionPresent);
         return c;
     }
 

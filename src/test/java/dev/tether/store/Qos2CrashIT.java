@@ -105,13 +105,8 @@ class Qos2CrashIT {
 
     private RawMqttClient connect(BrokerProcess broker, MqttPackets.ConnectBuilder connect, boolean sessionPresent)
             throws IOException {
-        RawMqttClient c = RawMqttClient.connect("127.0.0.1", broker.mqttPort);
+        RawMqttClient c = TestClients.connectRaw(broker.mqttPort, connect, sessionPresent, PACKET);
         clients.add(c);
-        c.send(connect.build());
-        ReceivedPacket connack = c.receive(PACKET);
-        assertThat(connack.type()).as("expected CONNACK, got %s", connack).isEqualTo(MqttPackets.CONNACK);
-        assertThat(connack.connackReasonCode()).isZero();
-        assertThat(connack.connackSessionPresent()).as("Session Present").isEqualTo(sessionPresent);
         return c;
     }
 }
