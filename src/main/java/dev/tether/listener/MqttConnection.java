@@ -110,7 +110,6 @@ final class MqttConnection implements ClientConnection {
     /** A DISCONNECT was sent: inbound packets are ignored until the connection closes. */
     private boolean disconnecting;
     /** Client's wishes from CONNECT (MQTT 5); its limits are kept by {@link OutboundDelivery}. */
-    private boolean requestProblemInformation = true;
     private boolean keepAliveAnnounced;
     private int keepAliveSeconds;
     private String responseInformation;
@@ -301,8 +300,8 @@ final class MqttConnection implements ClientConnection {
         }
         outbound.clientTopicAliasMaximum(
                 NettyPackets.unsignedInt(props, MqttPropertyType.TOPIC_ALIAS_MAXIMUM).orElse(0L).intValue());
-        requestProblemInformation = NettyPackets.unsignedInt(props, MqttPropertyType.REQUEST_PROBLEM_INFORMATION)
-                .orElse(1L) != 0;
+        // Request Problem Information needs nothing here: Tether sends Reason Strings on CONNACK and DISCONNECT
+        // only, which a client asking for none still allows [MQTT-3.1.2-29].
         boolean requestResponseInformation = NettyPackets.unsignedInt(props,
                 MqttPropertyType.REQUEST_RESPONSE_INFORMATION).orElse(0L) == 1;
         if (header.isWillFlag()) {
