@@ -53,8 +53,21 @@ final class OutboundDelivery {
         outboundAliases.reset(clientTopicAliasMaximum);
     }
 
-    /** A message for the client while its session opens: sent by {@link #resume} once CONNACK is out. */
+    /**
+     * A message for the client while its session opens: sent by {@link #resume} once CONNACK is out. At most
+     * max-queued-messages are held, like the waiting queue: beyond, a message living in memory only is dropped and
+     * counted; a durable session's message stays queued in PostgreSQL and is sent when the client next resumes.
+     */
     void holdUntilConnected(PublishedMessage message, int qos, List<Integer> subscriptionIds, long messageId) {
+        OutboundLimits limits = connection.services().outboundLimits();
+        if (heldDeliveries.size() >= limits.maxQueuedMessages()) {
+            if (messageId == 0 && qos == 0) {
+                limits.droppedForSlowConsumer();
+            } else if (messageId == 0) {
+                limits.droppedForFullQueue();
+            }
+            return;
+        }
         heldDeliveries.add(new HeldDelivery(message, qos, subscriptionIds, messageId));
     }
 

@@ -8,9 +8,11 @@ import static org.awaitility.Awaitility.await;
 
 import com.hivemq.client.mqtt.datatypes.MqttQos;
 import com.hivemq.client.mqtt.mqtt5.Mqtt5AsyncClient;
+import dev.tether.testing.MqttPackets;
 import dev.tether.testing.PostgresResource;
 import dev.tether.testing.RawMqttClient;
 import dev.tether.testing.ReceivedPacket;
+import dev.tether.testing.Sql;
 import dev.tether.testing.TestClients;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.test.common.WithTestResource;
@@ -23,6 +25,7 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import javax.sql.DataSource;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -70,6 +73,8 @@ class SlowConsumerTest {
     MqttListener listener;
     @Inject
     MeterRegistry registry;
+    @Inject
+    DataSource dataSource;
 
     // ---- QoS 0: dropped and counted --------------------------------------------------------------
 
@@ -86,6 +91,56 @@ class SlowConsumerTest {
             await().atMost(BURST_TIMEOUT).until(() -> dropped("slow-consumer") - before >= BURST / 2.0);
             assertOtherClientsServed();
             assertThat(stuck.receive(TIMEOUT).type()).as("the stuck client still gets what was written").isEqualTo(PUBLISH);
+        }
+    }
+
+    // ---- while the session opens: held up to the session limit ------------------------------------
+
+    @Test
+    void deliver_whileSessionOpensSlowly_thenHeldUpToSessionLimitAndRestDroppedAndCounted() throws Exception {
+        // Messages for a client whose CONNECT waits for PostgreSQL are held until CONNACK, at most the session
+        // limit: beyond, those living in memory only (QoS 0 here) are dropped and counted.
+        String id = TestClients.uniqueId("sc-open");
+        String topic = "sc/open/" + id;
+        try (RawMqttClient first = TestClients.connectRaw(listener.port(), connect(MQTT_5, id).sessionExpiry(60L), false,
+                TIMEOUT)) {
+            first.send(subscribe(1, topic, 0, MQTT_5, null));
+            assertThat(first.receive(TIMEOUT).type()).isEqualTo(SUBACK);
+            first.send(disconnect(MQTT_5, 0, null));
+            assertThat(first.awaitClosed(TIMEOUT)).isTrue();
+        }
+        Sql sql = new Sql(dataSource);
+        sql.update("CREATE OR REPLACE FUNCTION test_slow_open() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                + "BEGIN PERFORM pg_sleep(2); RETURN NEW; END $$");
+        sql.update("CREATE TRIGGER test_slow_open BEFORE INSERT OR UPDATE ON sessions FOR EACH ROW "
+                + "WHEN (NEW.client_id = '" + id + "' AND NEW.connected) EXECUTE FUNCTION test_slow_open()");
+        try (RawMqttClient back = RawMqttClient.connect("127.0.0.1", listener.port());
+             RawMqttClient publisher = TestClients.connectRaw(listener.port(),
+                     connect(MQTT_5, TestClients.uniqueId("sc-open-pub")), false, TIMEOUT)) {
+            back.send(connect(MQTT_5, id).cleanStart(false).sessionExpiry(60L).build());
+            await().atMost(TIMEOUT).until(() -> sql.count(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'") > 0);
+            double before = dropped("slow-consumer");
+            int burst = SESSION_LIMIT + SESSION_LIMIT / 2;
+            byte[][] packets = new byte[burst][];
+            for (int i = 0; i < burst; i++) {
+                packets[i] = MqttPackets.publish(MQTT_5, topic, 0, 0, String.format("%08d", i).getBytes(UTF_8));
+            }
+            publisher.send(concat(packets));
+            await().atMost(BURST_TIMEOUT).until(() -> dropped("slow-consumer") - before >= burst - SESSION_LIMIT);
+
+            ReceivedPacket connack = back.receive(Duration.ofSeconds(10));
+            assertThat(connack.connackReasonCode()).isZero();
+            assertThat(connack.connackSessionPresent()).isTrue();
+            for (int i = 0; i < SESSION_LIMIT; i++) {
+                ReceivedPacket p = back.receive(TIMEOUT);
+                assertThat(p.type()).as("packet %s", p).isEqualTo(PUBLISH);
+                assertThat(sequenceOf(p)).isEqualTo(i);
+            }
+            assertThat(back.receiveWithin(WINDOW)).as("PUBLISH beyond the session limit").isEmpty();
+            assertThat(dropped("slow-consumer") - before).isEqualTo(burst - SESSION_LIMIT);
+        } finally {
+            sql.update("DROP TRIGGER IF EXISTS test_slow_open ON sessions");
         }
     }
 
