@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 
 /**
  * The ordered stream of session events. Any thread may publish; exactly one consumer (the store's
@@ -60,7 +61,7 @@ public class SessionEvents {
      * Publishes an event whose commit nobody waits for. The store retries it while PostgreSQL is away; it fails
      * only when it can never be written, which {@code onFailure} hears about (to close the client concerned).
      */
-    public void publishAndForget(SessionEvent event, java.util.function.Consumer<Throwable> onFailure) {
+    public void publishAndForget(SessionEvent event, Consumer<Throwable> onFailure) {
         publish(event).subscribe().with(r -> { }, onFailure);
     }
 

@@ -17,6 +17,7 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
@@ -184,7 +185,7 @@ public class Reconciler implements Flow.Subscriber<PendingEvent> {
                 });
     }
 
-    private Uni<Void> retryAfter(java.time.Duration delay, List<PendingEvent> batch, int nextAttempt) {
+    private Uni<Void> retryAfter(Duration delay, List<PendingEvent> batch, int nextAttempt) {
         return Uni.createFrom().voidItem().onItem().delayIt().by(delay).chain(() -> attempt(batch, nextAttempt));
     }
 

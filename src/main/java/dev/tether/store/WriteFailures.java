@@ -1,5 +1,7 @@
 package dev.tether.store;
 
+import io.netty.channel.ChannelException;
+import io.vertx.core.VertxException;
 import io.vertx.pgclient.PgException;
 import java.io.IOException;
 import java.time.Duration;
@@ -31,8 +33,8 @@ final class WriteFailures {
         }
         return failure instanceof IOException
                 || failure instanceof TimeoutException
-                || failure instanceof io.vertx.core.VertxException // includes a closed connection
-                || failure instanceof io.netty.channel.ChannelException
+                || failure instanceof VertxException // includes a closed connection
+                || failure instanceof ChannelException
                 || failure.getClass().getName().endsWith("NoStackTraceThrowable"); // pool or connect timeout
     }
 
