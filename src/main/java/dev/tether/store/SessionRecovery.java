@@ -150,7 +150,7 @@ public class SessionRecovery {
      */
     private static String release(String instances) {
         return "WITH gone AS (" + instances + "), "
-                + "released AS (UPDATE sessions s SET connected = false, instance_id = NULL, "
+                + "released AS (UPDATE sessions s SET connected = false, instance_id = NULL, connection_id = NULL, "
                 + "disconnected_at = g.heartbeat_at, "
                 + "expires_at = CASE WHEN s.expiry_interval_seconds = 4294967295 THEN NULL "
                 + "ELSE g.heartbeat_at + make_interval(secs => s.expiry_interval_seconds) END "

@@ -37,15 +37,16 @@ class InstanceSweepTest {
                 + "VALUES (?, 'drained-late', now() - interval '15 seconds', now() - interval '15 seconds')", stopped);
         String resumable = TestClients.uniqueId("stopped-resumable");
         String expired = TestClients.uniqueId("stopped-expired");
-        sql.update("INSERT INTO sessions (client_id, protocol_version, connected, instance_id, expiry_interval_seconds) "
-                + "VALUES (?, '5.0', true, ?, 3600), (?, '5.0', true, ?, 1)", resumable, stopped, expired, stopped);
+        sql.update("INSERT INTO sessions (client_id, protocol_version, connected, instance_id, connection_id, "
+                + "expiry_interval_seconds) VALUES (?, '5.0', true, ?, gen_random_uuid(), 3600), "
+                + "(?, '5.0', true, ?, gen_random_uuid(), 1)", resumable, stopped, expired, stopped);
         sql.update("INSERT INTO session_wills (client_id, topic, payload, qos, will_delay_seconds) "
                 + "VALUES (?, 'sweep/will', '\\x00'::bytea, 0, 30)", resumable);
 
         await().atMost(Duration.ofSeconds(5)).until(() -> sql.count(
                 "SELECT count(*) FROM sessions WHERE client_id = ? AND NOT connected", resumable) == 1);
 
-        Map<String, Object> row = sql.rows("SELECT s.instance_id IS NULL AS unowned, "
+        Map<String, Object> row = sql.rows("SELECT s.instance_id IS NULL AND s.connection_id IS NULL AS unowned, "
                 + "s.disconnected_at = b.heartbeat_at AS at_heartbeat, "
                 + "s.expires_at = b.heartbeat_at + interval '3600 seconds' AS deadline_from_heartbeat, "
                 + "w.publish_at = b.heartbeat_at + interval '30 seconds' AS will_from_heartbeat "
