@@ -99,10 +99,11 @@ final class MqttConnection implements ClientConnection {
     private List<Subscription> discardedSubscriptions;
     /** This connection's hold on the session has ended (closed, DISCONNECT, taken over or refused). */
     private boolean ended;
-    /** Waiting for the connection this one took over to settle; its own session is not yet opened. */
-    private boolean awaitingPredecessor;
-    /** Completes when the connection this one took over has settled (at once when there was none). */
-    private volatile CompletionStage<Void> predecessorSettled = CompletableFuture.completedFuture(null);
+    /**
+     * Completes when the connection this one took over has settled (at once when there was none); until then this
+     * connection's own session is not yet opened.
+     */
+    private volatile CompletableFuture<Void> predecessorSettled = CompletableFuture.completedFuture(null);
     private long lastPacketNanos = System.nanoTime();
     private long keepAliveTimer = -1;
     private long connectTimer;
@@ -345,11 +346,9 @@ final class MqttConnection implements ClientConnection {
             return;
         }
         services.events().publishAndForget(new SessionEvent.SessionTakenOver(clientId, services.instanceId(), now()));
-        awaitingPredecessor = true;
         CompletableFuture<Void> predecessorSettled = new CompletableFuture<>();
         this.predecessorSettled = predecessorSettled;
         previous.get().takeOver(cleanStart).whenComplete((v, f) -> context.runOnContext(x -> {
-            awaitingPredecessor = false;
             predecessorSettled.complete(null);
             if (takenOver || ended) {
                 return; // refused meanwhile, or taken over in turn
@@ -571,7 +570,7 @@ final class MqttConnection implements ClientConnection {
      * will and the new connection owns the session ({@link #takeOver}).
      */
     private void end() {
-        if (ended || clientId == null || phase == Phase.AWAITING_CONNECT || awaitingPredecessor) {
+        if (ended || clientId == null || phase == Phase.AWAITING_CONNECT || !predecessorSettled.isDone()) {
             return; // awaiting the predecessor: its settlement opens the session, then ends it
         }
         ended = true;
