@@ -1,5 +1,6 @@
 package dev.tether;
 
+import dev.tether.cluster.mesh.Replicas;
 import dev.tether.events.SessionEvents;
 import dev.tether.listener.MqttListener;
 import dev.tether.store.Reconciler;
@@ -34,9 +35,11 @@ public class BrokerLifecycle {
     private final SessionEvents events;
     private final Reconciler reconciler;
     private final Scheduler scheduler;
+    private final Replicas replicas;
 
     public BrokerLifecycle(SessionRecovery recovery, MqttListener listener, SessionEvents events, Reconciler reconciler,
-                           Scheduler scheduler) {
+                           Scheduler scheduler, Replicas replicas) {
+        this.replicas = replicas;
         this.scheduler = scheduler;
         this.recovery = recovery;
         this.listener = listener;
@@ -45,7 +48,10 @@ public class BrokerLifecycle {
     }
 
     void start(@Observes @Priority(100) StartupEvent ev) {
-        recovery.recover().await().atMost(START_TIMEOUT);
+        // The replica link is bound first (its address goes into broker_instances), and this replica links to every
+        // live one before it loads subscriptions: from then on no change acknowledged by another replica misses it.
+        replicas.listen().await().atMost(START_TIMEOUT);
+        recovery.recover(replicas.join()).await().atMost(START_TIMEOUT);
         // Halted until now (quarkus.scheduler.start-mode): a will the expiry job publishes must find
         // the subscriptions that recovery loaded.
         scheduler.resume();
@@ -68,6 +74,7 @@ public class BrokerLifecycle {
                         + "released at the next start or after the instance timeout", events.waiting());
             }
             recovery.markStopped().await().atMost(Duration.ofSeconds(5));
+            replicas.close();
             LOG.infof("stopped; reconciler mean batch %.1f events", reconciler.meanBatchSize());
         } catch (Exception e) {
             LOG.warnf("unclean shutdown: %s", e.toString());

@@ -2,6 +2,7 @@ package dev.tether.delivery;
 
 import dev.tether.protocol.PublishedMessage;
 import java.util.List;
+import java.util.UUID;
 import java.util.concurrent.CompletionStage;
 
 /**
@@ -10,12 +11,21 @@ import java.util.concurrent.CompletionStage;
  */
 public interface ClientConnection {
 
+    /** This network connection's id ({@code sessions.connection_id} while it holds the session). */
+    UUID connectionId();
+
     /**
      * Delivers a message at {@code qos}.
      *
      * @param messageId the {@code queued_messages} row holding it, or 0 when it lives in memory only
      */
     void deliver(PublishedMessage message, int qos, List<Integer> subscriptionIdentifiers, long messageId);
+
+    /**
+     * A stored message still queued for this session in PostgreSQL that no delivery brought (a forward from another
+     * replica was lost): sent unless this connection holds it already.
+     */
+    void recover(StoredOutboundMessage message);
 
     /**
      * Another connection took this Client Identifier over [MQTT-3.1.4-3]. The stage completes once this

@@ -1,5 +1,7 @@
 package dev.tether.delivery;
 
+import dev.tether.cluster.Change;
+import dev.tether.cluster.Cluster;
 import dev.tether.events.SessionEvent;
 import dev.tether.events.SessionEvents;
 import dev.tether.protocol.PublishedMessage;
@@ -28,6 +30,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * group with no connected member is dropped, as for a non-shared subscription. A group's round-robin position
  * goes when its last member leaves.
  *
+ * <p><b>Several replicas</b>: every replica knows every subscription and which replica holds each connected client
+ * ({@link Cluster}); the replica where a message is published routes it, and hands each copy for a client connected
+ * elsewhere to that replica. Copies for durable sessions are committed first, as on one replica. "Connected members
+ * first" for share groups counts members connected on any replica.
+ *
  * <p><b>A session without a row</b> (deleted with SQL while this broker knew it) has ended: PostgreSQL is the
  * truth. When the store finds no row for a copy, the connection routing saw (if still there) is told
  * ({@link ClientConnection#sessionEnded()}) and this broker forgets the session's subscriptions. The publisher's
@@ -46,17 +53,19 @@ public class MessageRouter {
     private final SessionDirectory sessions;
     private final RetainedMessages retained;
     private final SessionEvents events;
+    private final Cluster cluster;
     private final AtomicLong droppedForFullQueue = new AtomicLong();
     /** Round-robin position per share group (full {@code $share/...} filter). */
     private final ConcurrentHashMap<String, AtomicLong> groupTurns = new ConcurrentHashMap<>();
 
     public MessageRouter(SubscriptionIndex subscriptions, ConnectedClients clients, SessionDirectory sessions,
-                         RetainedMessages retained, SessionEvents events) {
+                         RetainedMessages retained, SessionEvents events, Cluster cluster) {
         this.subscriptions = subscriptions;
         this.clients = clients;
         this.sessions = sessions;
         this.retained = retained;
         this.events = events;
+        this.cluster = cluster;
         subscriptions.onShareGroupEmptied(groupTurns::remove);
     }
 
@@ -77,7 +86,9 @@ public class MessageRouter {
         Uni<Void> retainedWrite = Uni.createFrom().voidItem();
         if (message.retain()) {
             retained.apply(message);
-            retainedWrite = events.<Object>publish(new SessionEvent.RetainedChanged(message)).replaceWithVoid();
+            // Stored, then known to every replica (a new subscription anywhere gets it) before the publisher's ack.
+            retainedWrite = events.<Object>publish(new SessionEvent.RetainedChanged(message))
+                    .chain(() -> Uni.createFrom().completionStage(cluster.announce(new Change.RetainedSet(message))));
         }
         List<Match> matches = subscriptions.match(message.topic(), message.publisherClientId());
         List<DurableCopy> durable = new ArrayList<>();
@@ -88,7 +99,7 @@ public class MessageRouter {
             if (qos > 0 && sessions.isDurable(m.clientId())) {
                 durable.add(durableCopy(m, out));
             } else {
-                clients.get(m.clientId()).ifPresent(c -> c.deliver(out, qos, m.subscriptionIdentifiers(), 0));
+                deliverLive(m.clientId(), out, qos, m.subscriptionIdentifiers(), 0);
             }
         }
         List<SharedMatch> groups = subscriptions.matchShared(message.topic());
@@ -116,11 +127,30 @@ public class MessageRouter {
                     droppedForFullQueue.incrementAndGet();
                     continue;
                 }
-                Optional<ClientConnection> live = clients.get(q.clientId());
-                live.ifPresent(c -> c.deliver(q.message(), q.message().qos(), q.subscriptionIdentifiers(), id));
+                deliverLive(q.clientId(), q.message(), q.message().qos(), q.subscriptionIdentifiers(), id);
             }
             return routed;
         });
+    }
+
+    /**
+     * Hands a copy to the client's live connection: on this replica directly, on another one over the replica link.
+     * Nothing happens when the client is connected nowhere (a stored copy waits in PostgreSQL for its next session).
+     */
+    private void deliverLive(String clientId, PublishedMessage message, int qos, List<Integer> subscriptionIds,
+                             long messageId) {
+        Optional<ClientConnection> local = clients.get(clientId);
+        if (local.isPresent()) {
+            local.get().deliver(message, qos, subscriptionIds, messageId);
+            return;
+        }
+        cluster.remoteHolderOf(clientId)
+                .ifPresent(replica -> cluster.forward(replica, clientId, message, qos, subscriptionIds, messageId));
+    }
+
+    /** Whether the client has a live connection on any replica. */
+    private boolean isConnected(String clientId) {
+        return clients.get(clientId).isPresent() || cluster.remoteHolderOf(clientId).isPresent();
     }
 
     /** A copy for a durable session, with the connection routing saw for its client (if any). */
@@ -151,7 +181,7 @@ public class MessageRouter {
     private void routeToGroup(PublishedMessage message, SharedMatch group, List<DurableCopy> durable) {
         List<Match> candidates = new ArrayList<>(group.members().size());
         for (Match m : group.members()) {
-            if (clients.get(m.clientId()).isPresent()) {
+            if (isConnected(m.clientId())) {
                 candidates.add(m);
             }
         }
@@ -172,7 +202,7 @@ public class MessageRouter {
         if (qos > 0 && sessions.isDurable(m.clientId())) {
             durable.add(durableCopy(m, out));
         } else {
-            clients.get(m.clientId()).ifPresent(c -> c.deliver(out, qos, m.subscriptionIdentifiers(), 0));
+            deliverLive(m.clientId(), out, qos, m.subscriptionIdentifiers(), 0);
         }
     }
 

@@ -59,6 +59,12 @@ public final class OutboundWindow {
         waiting.add(w);
     }
 
+    /** Whether the stored message {@code messageId} is in flight or waiting here (a scan: for rare recoveries). */
+    public boolean holds(long messageId) {
+        return inFlight.values().stream().anyMatch(f -> f.messageId() == messageId)
+                || waiting.stream().anyMatch(w -> w.messageId() == messageId);
+    }
+
     /** Messages held for the client: in flight plus waiting. */
     public int size() {
         return inFlight.size() + waiting.size();

@@ -23,9 +23,17 @@ public sealed interface SessionEvent {
     /**
      * A CONNECT was received: decide and record the session (the reply is a {@code SessionOpened}).
      * {@code connectionId} names the network connection, fresh for every CONNECT: it fences the writes that end it.
+     * {@code settledConnection}: a connection on another replica that this one has already taken over (it holds the
+     * row no more, though the row may still name it); any other live connection elsewhere makes the opening answer
+     * {@link SessionOpened#heldBy}.
      */
-    record SessionOpening(ConnectRequest request, Optional<Will> will, UUID instanceId, UUID connectionId, Instant at)
-            implements SessionEvent {
+    record SessionOpening(ConnectRequest request, Optional<Will> will, UUID instanceId, UUID connectionId, Instant at,
+                          Optional<UUID> settledConnection) implements SessionEvent {
+        public SessionOpening(ConnectRequest request, Optional<Will> will, UUID instanceId, UUID connectionId,
+                              Instant at) {
+            this(request, will, instanceId, connectionId, at, Optional.empty());
+        }
+
         public String clientId() {
             return request.clientId();
         }

@@ -1,5 +1,7 @@
 package dev.tether.jobs;
 
+import dev.tether.cluster.Change;
+import dev.tether.cluster.Cluster;
 import dev.tether.config.StoreConfig;
 import dev.tether.delivery.RetainedMessages;
 import dev.tether.delivery.SessionDirectory;
@@ -33,9 +35,12 @@ public class ExpiryJob {
     private final RetainedMessages retained;
     private final StoreConfig config;
     private final Clock clock;
+    private final Cluster cluster;
 
     public ExpiryJob(ExpiredSessions expired, WillPublisher wills, SubscriptionIndex subscriptions,
-                     SessionDirectory sessions, RetainedMessages retained, StoreConfig config, Clock clock) {
+                     SessionDirectory sessions, RetainedMessages retained, StoreConfig config, Clock clock,
+                     Cluster cluster) {
+        this.cluster = cluster;
         this.expired = expired;
         this.wills = wills;
         this.subscriptions = subscriptions;
@@ -76,6 +81,9 @@ public class ExpiryJob {
                         sessions.remove(g.clientId());
                         g.pendingWill().ifPresent(w -> wills.publishAndForget(g.clientId(), w));
                     });
+                    if (!gone.isEmpty()) {
+                        cluster.tell(new Change.SessionsRemoved(gone.stream().map(g -> g.clientId()).toList()));
+                    }
                 })
                 .chain(() -> expired.removeExpiredMessages(batch))
                 .invoke(count -> claimed[2] = count)

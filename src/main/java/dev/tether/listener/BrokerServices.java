@@ -1,5 +1,6 @@
 package dev.tether.listener;
 
+import dev.tether.cluster.Cluster;
 import dev.tether.config.MqttConfig;
 import dev.tether.config.StoreConfig;
 import dev.tether.delivery.ConnectedClients;
@@ -27,5 +28,6 @@ record BrokerServices(
         Clock clock,
         java.util.concurrent.atomic.AtomicLong oversizeDrops,
         AccessRules access,
-        OutboundLimits outboundLimits) {
+        OutboundLimits outboundLimits,
+        Cluster cluster) {
 }

@@ -1,5 +1,6 @@
 package dev.tether.listener;
 
+import dev.tether.cluster.Change;
 import dev.tether.delivery.ClientConnection;
 import dev.tether.delivery.StoredOutboundMessage;
 import dev.tether.delivery.WillPublisher;
@@ -69,6 +70,8 @@ final class MqttConnection implements ClientConnection {
     private static final int MAX_HELD_BEFORE_CONNACK = 64;
     /** How long a server-sent DISCONNECT waits for the client to close before Tether closes. */
     private static final long DISCONNECT_GRACE_MILLIS = 500;
+    /** Openings of one CONNECT at most, each after taking over a connection that held the session on another replica. */
+    private static final int MAX_OPEN_ATTEMPTS = 5;
 
     private enum Phase { AWAITING_CONNECT, CONNECTING, CONNECTED, CLOSED }
 
@@ -93,6 +96,8 @@ final class MqttConnection implements ClientConnection {
     private volatile boolean takenOver;
     /** Names this connection in PostgreSQL ({@code sessions.connection_id}), fencing its writes. */
     private final UUID connectionId = UUID.randomUUID();
+    /** The session's {@code sessions.epoch} for this connection, once its opening is committed. */
+    private volatile long epoch;
     /** This connection's SessionOpening once published, cancelled if the CONNECT is refused. */
     private PendingEvent opening;
     /** The old session's subscriptions removed by Clean Start 1, put back if the CONNECT is refused. */
@@ -362,18 +367,29 @@ final class MqttConnection implements ClientConnection {
 
     /** Records the session in PostgreSQL (for a durable one, before CONNACK) and accepts the connection. */
     private void open(ConnectRequest request, boolean announceAssigned) {
+        open(request, announceAssigned, Optional.empty(), 1);
+    }
+
+    /**
+     * @param settled a connection on another replica this one has already taken over
+     * @param attempt openings so far: one more each time a connection on another replica is found holding the session
+     */
+    private void open(ConnectRequest request, boolean announceAssigned, Optional<UUID> settled, int attempt) {
         String id = request.clientId();
         opening = services.events().submit(new SessionEvent.SessionOpening(request, Optional.ofNullable(will),
-                services.instanceId(), connectionId, now()));
+                services.instanceId(), connectionId, now(), settled));
         Uni<SessionOpened> opened = SessionEvents.committed(opening);
-        if (request.cleanStart() && !expiry.isDurable() && !services.sessions().isDurable(id)) {
+        if (request.cleanStart() && !expiry.isDurable() && !services.sessions().isDurable(id)
+                && !services.cluster().hasPeers()) {
             // Nothing to wait for: a new, non-durable session replacing no durable one; it is written without
             // delaying the client. (Discarding a durable session is acknowledged only once committed.)
             services.sessions().put(id, false);
             discardedSubscriptions = null;
             ConnectDecision decision = SessionRules.onConnect(request, Optional.empty(), now(), services.policy());
-            onContext(opened, r -> r.willsToPublish().forEach(w -> wills.publishAndForget(clientId, w)),
-                    f -> LOG.warnf("session %s not recorded: %s", clientId, f.toString()));
+            onContext(opened, r -> {
+                epoch = r.epoch();
+                r.willsToPublish().forEach(w -> wills.publishAndForget(clientId, w));
+            }, f -> LOG.warnf("session %s not recorded: %s", clientId, f.toString()));
             accept(decision, announceAssigned, keepAliveSeconds, List.of(), List.of());
             return;
         }
@@ -382,7 +398,12 @@ final class MqttConnection implements ClientConnection {
                     if (phase != Phase.CONNECTING || takenOver) {
                         return;
                     }
+                    if (r.heldBy().isPresent()) {
+                        takeOverElsewhere(request, announceAssigned, r.heldBy().get(), attempt);
+                        return;
+                    }
                     ConnectDecision d = r.decision();
+                    epoch = r.epoch();
                     expiry = d.grantedExpiry();
                     discardedSubscriptions = null;
                     services.sessions().put(clientId, expiry.isDurable());
@@ -393,10 +414,52 @@ final class MqttConnection implements ClientConnection {
                     }
                     r.willsToPublish().forEach(w -> wills.publishAndForget(clientId, w));
                     inbound.resumeQos2(r.inboundQos2());
-                    accept(d, announceAssigned, keepAliveSeconds, r.outbound(), r.subscriptions());
+                    // Every replica learns that this connection holds the session (and routes to it) before CONNACK.
+                    onContext(Uni.createFrom().completionStage(services.cluster().announce(new Change.HolderChanged(
+                                    clientId, services.instanceId(), epoch, expiry.isDurable(), !d.sessionPresent()))),
+                            v -> {
+                                if (phase == Phase.CONNECTING && !takenOver) {
+                                    accept(d, announceAssigned, keepAliveSeconds, r.outbound(), r.subscriptions());
+                                }
+                            },
+                            f -> {
+                                LOG.warnf("replicas did not learn of %s's connection: %s", clientId, f.toString());
+                                if (phase == Phase.CONNECTING) {
+                                    refuse(ConnectReasonCode.SERVER_UNAVAILABLE);
+                                }
+                            });
                 },
                 f -> {
                     LOG.warnf("session %s could not be opened: %s", clientId, f.toString());
+                    if (phase == Phase.CONNECTING) {
+                        refuse(ConnectReasonCode.SERVER_UNAVAILABLE);
+                    }
+                });
+    }
+
+    /**
+     * A live connection on another replica holds the session [MQTT-3.1.4-3]: that replica closes it as taken over
+     * (0x8E, its will decided there, its writes committed), then this connection opens again. PostgreSQL's row lock
+     * decides between CONNECTs racing on several replicas: each opening that finds another live holder takes it over
+     * in turn, so exactly one connection survives.
+     */
+    private void takeOverElsewhere(ConnectRequest request, boolean announceAssigned, SessionOpened.Holder holder,
+                                   int attempt) {
+        if (attempt >= MAX_OPEN_ATTEMPTS) {
+            LOG.warnf("session %s still held elsewhere after %d takeovers", clientId, attempt);
+            refuse(ConnectReasonCode.SERVER_UNAVAILABLE);
+            return;
+        }
+        onContext(Uni.createFrom().completionStage(services.cluster().takeOver(holder.instanceId(), clientId,
+                        holder.connectionId(), request.cleanStart())),
+                v -> {
+                    if (phase == Phase.CONNECTING && !takenOver) {
+                        open(request, announceAssigned, Optional.of(holder.connectionId()), attempt + 1);
+                    }
+                },
+                f -> {
+                    LOG.warnf("session %s could not be taken over from replica %s: %s", clientId, holder.instanceId(),
+                            f.toString());
                     if (phase == Phase.CONNECTING) {
                         refuse(ConnectReasonCode.SERVER_UNAVAILABLE);
                     }
@@ -595,6 +658,7 @@ final class MqttConnection implements ClientConnection {
             } else {
                 services.sessions().put(clientId, true);
             }
+            services.cluster().tell(new Change.Released(clientId, epoch, expiry.isDurable()));
         });
         if (!owner) {
             ended = false; // taken over: the takeover settles this connection, its will included
@@ -609,12 +673,31 @@ final class MqttConnection implements ClientConnection {
     // ---- delivery to the client -----------------------------------------------------------------
 
     @Override
+    public UUID connectionId() {
+        return connectionId;
+    }
+
+    /** The session's epoch for this connection (0 until its opening is committed). */
+    long epoch() {
+        return epoch;
+    }
+
+    @Override
     public void deliver(PublishedMessage message, int qos, List<Integer> subscriptionIds, long messageId) {
         if (Vertx.currentContext() == context) {
             deliverOnContext(message, qos, subscriptionIds, messageId);
         } else {
             context.runOnContext(v -> deliverOnContext(message, qos, subscriptionIds, messageId));
         }
+    }
+
+    @Override
+    public void recover(StoredOutboundMessage message) {
+        context.runOnContext(v -> {
+            if (isSending()) {
+                outbound.recover(message);
+            }
+        });
     }
 
     private void deliverOnContext(PublishedMessage message, int qos, List<Integer> subscriptionIds, long messageId) {

@@ -50,12 +50,14 @@ public class MqttListener {
     public MqttListener(Vertx vertx, MqttConfig config, StoreConfig store, SessionPolicy policy, SessionEvents events,
                         MessageRouter router, SubscriptionIndex subscriptions, ConnectedClients clients,
                         SessionDirectory sessions, RetainedMessages retained, BrokerInstance instance, Clock clock,
-                        WillPublisher wills, dev.tether.config.AccessConfig access, SessionConfig session) {
+                        WillPublisher wills, dev.tether.config.AccessConfig access, SessionConfig session,
+                        dev.tether.cluster.Cluster cluster) {
         this.vertx = vertx;
         this.config = config;
         this.wills = wills;
         this.services = new BrokerServices(instance.id(), config, store, policy, events, router, subscriptions,
-                clients, sessions, retained, clock, oversizeDrops, new AccessRules(access), OutboundLimits.of(session));
+                clients, sessions, retained, clock, oversizeDrops, new AccessRules(access), OutboundLimits.of(session),
+                cluster);
     }
 
     /** Binds the listener; the returned {@link Uni} gives the bound port. */

@@ -99,6 +99,16 @@ final class OutboundDelivery {
         }
     }
 
+    /**
+     * A stored message that PostgreSQL says is still queued for this session, found by the recovery poll (its
+     * forward from another replica was lost): sent unless this connection already holds it.
+     */
+    void recover(StoredOutboundMessage s) {
+        if (!window.holds(s.messageId())) {
+            sendOrHold(s.message(), s.message().qos(), s.subscriptionIdentifiers(), s.messageId());
+        }
+    }
+
     void sendOrHold(PublishedMessage message, int qos, List<Integer> subscriptionIds, long messageId) {
         BrokerServices services = connection.services();
         String clientId = connection.clientId();

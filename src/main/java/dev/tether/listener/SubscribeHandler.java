@@ -1,5 +1,6 @@
 package dev.tether.listener;
 
+import dev.tether.cluster.Change;
 import dev.tether.events.SessionEvent;
 import dev.tether.protocol.DisconnectReasonCode;
 import dev.tether.protocol.PublishedMessage;
@@ -77,7 +78,16 @@ final class SubscribeHandler {
         }
         Uni<Object> stored = accepted.isEmpty() ? Uni.createFrom().nullItem()
                 : services.events().publish(new SessionEvent.Subscribed(clientId, accepted));
-        Uni<Object> waitFor = connection.expiry().isDurable() ? stored : Uni.createFrom().nullItem();
+        // With other replicas, the subscriptions are committed first (a replica starting now loads them), then every
+        // live replica applies them, and only then SUBACK: a PUBLISH that reaches any replica after SUBACK matches.
+        boolean clustered = services.cluster().hasPeers();
+        Uni<Object> waitFor = connection.expiry().isDurable() || clustered ? stored : Uni.createFrom().nullItem();
+        if (!accepted.isEmpty()) {
+            Change.Subscribed change = new Change.Subscribed(clientId, connection.epoch(), connection.expiry().isDurable(),
+                    accepted);
+            waitFor = waitFor.chain(v -> Uni.createFrom().completionStage(services.cluster().announce(change)))
+                    .replaceWith((Object) null);
+        }
         connection.onContext(waitFor, v -> {
             connection.write(new MqttSubAckMessage(
                     new MqttFixedHeader(MqttMessageType.SUBACK, false, MqttQoS.AT_MOST_ONCE, false, 0),
@@ -126,7 +136,14 @@ final class SubscribeHandler {
         }
         Uni<Object> stored = removed.isEmpty() ? Uni.createFrom().nullItem()
                 : services.events().publish(new SessionEvent.Unsubscribed(clientId, removed));
-        Uni<Object> waitFor = connection.expiry().isDurable() ? stored : Uni.createFrom().nullItem();
+        boolean clustered = services.cluster().hasPeers();
+        Uni<Object> waitFor = connection.expiry().isDurable() || clustered ? stored : Uni.createFrom().nullItem();
+        if (!removed.isEmpty()) {
+            // [MQTT-3.10.4-2] no new message for these filters after UNSUBACK, from any replica.
+            Change.Unsubscribed change = new Change.Unsubscribed(clientId, connection.epoch(), removed);
+            waitFor = waitFor.chain(v -> Uni.createFrom().completionStage(services.cluster().announce(change)))
+                    .replaceWith((Object) null);
+        }
         connection.onContext(waitFor, v -> connection.write(new MqttUnsubAckMessage(
                         new MqttFixedHeader(MqttMessageType.UNSUBACK, false, MqttQoS.AT_MOST_ONCE, false, 0),
                         MqttMessageIdAndPropertiesVariableHeader.from(packetId),

@@ -44,9 +44,15 @@ public class SessionRecovery {
     }
 
     public Uni<Void> recover() {
+        return recover(Uni.createFrom().voidItem());
+    }
+
+    /** As {@link #recover()}, running {@code beforeLoad} (joining the other replicas) once registered and swept. */
+    public Uni<Void> recover(Uni<Void> beforeLoad) {
         return register()
                 .chain(this::settlePreviousLife)
                 .chain(this::sweepDeadInstances)
+                .chain(() -> beforeLoad)
                 .chain(this::load);
     }
 
@@ -149,12 +155,17 @@ public class SessionRecovery {
      * marked stopped, keeping an earlier stop time.
      */
     private static String release(String instances) {
+        return release(instances, "true");
+    }
+
+    /** As {@link #release(String)}, for the sessions of those instances that {@code sessionFilter} (on {@code s}) keeps. */
+    static String release(String instances, String sessionFilter) {
         return "WITH gone AS (" + instances + "), "
                 + "released AS (UPDATE sessions s SET connected = false, instance_id = NULL, connection_id = NULL, "
                 + "disconnected_at = g.heartbeat_at, "
                 + "expires_at = CASE WHEN s.expiry_interval_seconds = 4294967295 THEN NULL "
                 + "ELSE g.heartbeat_at + make_interval(secs => s.expiry_interval_seconds) END "
-                + "FROM gone g WHERE s.instance_id = g.instance_id AND s.connected "
+                + "FROM gone g WHERE s.instance_id = g.instance_id AND s.connected AND " + sessionFilter + " "
                 + "RETURNING s.client_id, s.expires_at, g.heartbeat_at), "
                 + "wills AS (UPDATE session_wills w SET publish_at = CASE WHEN r.expires_at IS NULL "
                 + "THEN r.heartbeat_at + make_interval(secs => w.will_delay_seconds) "

@@ -161,25 +161,65 @@ public class SessionWriter {
 
     private Uni<List<Object>> opening(SqlConnection tx, List<SessionOpening> run) {
         String[] ids = run.stream().map(SessionOpening::clientId).toArray(String[]::new);
-        Instant now = run.get(run.size() - 1).at();
-        return tx.preparedQuery("SELECT s.client_id, s.connected, s.expires_at, w.publish_at "
-                        + "FROM sessions s LEFT JOIN session_wills w ON w.client_id = s.client_id "
-                        + "WHERE s.client_id = ANY($1) FOR UPDATE OF s")
-                .execute(Tuple.of(ids))
+        UUID self = run.get(0).instanceId();
+        // A session still marked connected on a replica that is gone (stopped, or its lease lapsed) is released first,
+        // exactly as the sweep would: disconnected at that replica's last heartbeat, its will timed from there.
+        return tx.preparedQuery(SessionRecovery.release("SELECT b.instance_id, b.heartbeat_at FROM broker_instances b "
+                                + "WHERE b.instance_id IN (SELECT s.instance_id FROM sessions s WHERE s.client_id = ANY($1) "
+                                + "AND s.connected AND s.instance_id <> $2) "
+                                + "AND (b.stopped_at IS NOT NULL OR b.lease_expires_at <= now()) FOR NO KEY UPDATE OF b",
+                        "s.client_id = ANY($1)"))
+                .execute(Tuple.of(ids, self))
+                .chain(() -> tx.preparedQuery("SELECT s.client_id, s.connected, s.expires_at, w.publish_at, s.instance_id, "
+                                + "s.connection_id, (s.connected AND s.instance_id <> $2 AND b.stopped_at IS NULL "
+                                + "AND b.lease_expires_at > now() AND s.connection_id IS DISTINCT FROM e.settled) "
+                                + "AS held_elsewhere "
+                                + "FROM unnest($1::text[], $3::uuid[]) AS e (client_id, settled) "
+                                + "JOIN sessions s ON s.client_id = e.client_id "
+                                + "LEFT JOIN session_wills w ON w.client_id = s.client_id "
+                                + "LEFT JOIN broker_instances b ON b.instance_id = s.instance_id "
+                                + "FOR UPDATE OF s")
+                        .execute(Tuple.of(ids, self, run.stream().map(e -> e.settledConnection().orElse(null))
+                                .toArray(UUID[]::new))))
                 .flatMap(rows -> {
                     Map<String, StoredSession> stored = new HashMap<>();
+                    Map<String, SessionOpened.Holder> heldElsewhere = new HashMap<>();
                     for (Row r : rows) {
+                        if (Boolean.TRUE.equals(r.getBoolean("held_elsewhere"))) {
+                            heldElsewhere.put(r.getString("client_id"), new SessionOpened.Holder(
+                                    r.getUUID("instance_id"), r.getUUID("connection_id")));
+                            continue;
+                        }
                         stored.put(r.getString("client_id"), new StoredSession(r.getString("client_id"),
                                 r.getBoolean("connected"),
                                 Optional.ofNullable(SqlValues.instant(r.getOffsetDateTime("expires_at"))),
                                 Optional.ofNullable(SqlValues.instant(r.getOffsetDateTime("publish_at")))));
                     }
-                    List<ConnectDecision> decisions = run.stream()
-                            .map(e -> SessionRules.onConnect(e.request(), Optional.ofNullable(stored.get(e.clientId())),
-                                    e.at(), policy))
-                            .toList();
-                    return applyOpening(tx, run, decisions, ids);
+                    if (heldElsewhere.isEmpty()) {
+                        return applyOpening(tx, run, decide(run, stored), ids);
+                    }
+                    // Held by a live connection on another replica: nothing is written for these; the connection takes
+                    // that one over and opens again.
+                    List<SessionOpening> free = run.stream().filter(e -> !heldElsewhere.containsKey(e.clientId())).toList();
+                    Uni<List<Object>> opened = free.isEmpty() ? Uni.createFrom().item(List.of())
+                            : applyOpening(tx, free, decide(free, stored),
+                                    free.stream().map(SessionOpening::clientId).toArray(String[]::new));
+                    return opened.map(results -> {
+                        List<Object> out = new ArrayList<>(run.size());
+                        int next = 0;
+                        for (SessionOpening e : run) {
+                            SessionOpened.Holder holder = heldElsewhere.get(e.clientId());
+                            out.add(holder != null ? SessionOpened.heldBy(holder) : results.get(next++));
+                        }
+                        return out;
+                    });
                 });
+    }
+
+    private List<ConnectDecision> decide(List<SessionOpening> run, Map<String, StoredSession> stored) {
+        return run.stream()
+                .map(e -> SessionRules.onConnect(e.request(), Optional.ofNullable(stored.get(e.clientId())), e.at(), policy))
+                .toList();
     }
 
     private Uni<List<Object>> applyOpening(SqlConnection tx, List<SessionOpening> run, List<ConnectDecision> decisions,
@@ -221,6 +261,7 @@ public class SessionWriter {
                     .execute(Tuple.of((Object) discard.toArray(String[]::new))).replaceWithVoid());
         }
         int n = upserts.size();
+        Map<String, Long> epochs = new HashMap<>();
         String[] versions = new String[n];
         UUID[] instances = new UUID[n];
         UUID[] connections = new UUID[n];
@@ -244,15 +285,18 @@ public class SessionWriter {
                         + "ON CONFLICT (client_id) DO UPDATE SET protocol_version = EXCLUDED.protocol_version, "
                         + "connected = true, instance_id = EXCLUDED.instance_id, connection_id = EXCLUDED.connection_id, "
                         + "connected_at = EXCLUDED.connected_at, disconnected_at = NULL, expires_at = NULL, "
-                        + "expiry_interval_seconds = EXCLUDED.expiry_interval_seconds")
-                .execute(Tuple.of(ids, versions, instances, connections, connectedAt, expiries)).replaceWithVoid());
+                        + "expiry_interval_seconds = EXCLUDED.expiry_interval_seconds, epoch = nextval('session_epochs') "
+                        + "RETURNING client_id, epoch")
+                .execute(Tuple.of(ids, versions, instances, connections, connectedAt, expiries))
+                .invoke(rows -> rows.forEach(r -> epochs.put(r.getString("client_id"), r.getLong("epoch"))))
+                .replaceWithVoid());
         if (!wills.isEmpty()) {
             steps = steps.chain(() -> tx.preparedQuery("INSERT INTO session_wills (client_id, " + WILL_COLUMNS
                             + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")
                     .executeBatch(wills).replaceWithVoid());
         }
         if (present.isEmpty()) {
-            return steps.map(v -> results(run, decisions, Map.of(), Map.of(), Map.of(), dueWills));
+            return steps.map(v -> results(run, decisions, Map.of(), Map.of(), Map.of(), dueWills, epochs));
         }
         Object[] presentIds = {present.toArray(String[]::new)};
         Map<String, List<Subscription>> subs = new HashMap<>();
@@ -274,20 +318,21 @@ public class SessionWriter {
                         .execute(Tuple.wrap(presentIds)))
                 .invoke(rows -> rows.forEach(r -> inbound.computeIfAbsent(r.getString("client_id"), k -> new ArrayList<>())
                         .add(r.getInteger("packet_id"))))
-                .map(v -> results(run, decisions, subs, outbound, inbound, dueWills));
+                .map(v -> results(run, decisions, subs, outbound, inbound, dueWills, epochs));
     }
 
     private static List<Object> results(List<SessionOpening> run, List<ConnectDecision> decisions,
                                         Map<String, List<Subscription>> subs,
                                         Map<String, List<StoredOutboundMessage>> outbound,
-                                        Map<String, List<Integer>> inbound, Map<String, Will> dueWills) {
+                                        Map<String, List<Integer>> inbound, Map<String, Will> dueWills,
+                                        Map<String, Long> epochs) {
         List<Object> out = new ArrayList<>(run.size());
         for (int i = 0; i < run.size(); i++) {
             String id = run.get(i).clientId();
             Will due = dueWills.get(id);
             out.add(new SessionOpened(decisions.get(i), subs.getOrDefault(id, List.of()),
                     outbound.getOrDefault(id, List.of()), inbound.getOrDefault(id, List.of()),
-                    due == null ? List.of() : List.of(due)));
+                    due == null ? List.of() : List.of(due), epochs.getOrDefault(id, 0L), Optional.empty()));
         }
         return out;
     }
