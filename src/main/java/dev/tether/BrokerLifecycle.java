@@ -1,5 +1,7 @@
 package dev.tether;
 
+import dev.tether.cluster.lease.Lease;
+import dev.tether.cluster.lease.LeaseKeeper;
 import dev.tether.cluster.mesh.Replicas;
 import dev.tether.events.SessionEvents;
 import dev.tether.listener.MqttListener;
@@ -17,12 +19,15 @@ import java.util.concurrent.TimeUnit;
 import org.jboss.logging.Logger;
 
 /**
- * Starts the broker once the schema is migrated: recovery from PostgreSQL first, then the jobs,
- * then the listener. On SIGTERM: DISCONNECT 0x8B to MQTT 5 clients, the reconciler flushed, the
- * instance marked stopped. A session whose close was not committed in time stays marked connected
- * on the stopped instance; this broker's next start, or once the instance timeout has passed the
- * sweep of any replica, releases it as disconnected at the stop. Start-up and shutdown run on the
- * main thread, never on an event loop, so the bounded waits here block nothing that serves clients.
+ * Starts the broker once the schema is migrated: recovery from PostgreSQL first (the lease is kept
+ * from the moment the instance is registered), then the jobs, then the listener. On SIGTERM:
+ * DISCONNECT 0x8B to MQTT 5 clients, the reconciler flushed, the instance marked stopped and its
+ * lease ended. A session whose close was not committed in time stays marked connected on the
+ * stopped instance; this broker's next start, or the sweep of any replica, releases it as
+ * disconnected at the stop. A broker that lost its lease has already stopped serving
+ * ({@code StopServing}) and writes nothing more: other replicas settle it from PostgreSQL.
+ * Start-up and shutdown run on the main thread, never on an event loop, so the bounded waits here
+ * block nothing that serves clients.
  */
 @ApplicationScoped
 public class BrokerLifecycle {
@@ -35,12 +40,16 @@ public class BrokerLifecycle {
     private final SessionEvents events;
     private final Reconciler reconciler;
     private final Scheduler scheduler;
+    private final LeaseKeeper leaseKeeper;
+    private final Lease lease;
     private final Replicas replicas;
 
     public BrokerLifecycle(SessionRecovery recovery, MqttListener listener, SessionEvents events, Reconciler reconciler,
-                           Scheduler scheduler, Replicas replicas) {
+                           Scheduler scheduler, LeaseKeeper leaseKeeper, Lease lease, Replicas replicas) {
         this.replicas = replicas;
         this.scheduler = scheduler;
+        this.leaseKeeper = leaseKeeper;
+        this.lease = lease;
         this.recovery = recovery;
         this.listener = listener;
         this.events = events;
@@ -51,7 +60,10 @@ public class BrokerLifecycle {
         // The replica link is bound first (its address goes into broker_instances), and this replica links to every
         // live one before it loads subscriptions: from then on no change acknowledged by another replica misses it.
         replicas.listen().await().atMost(START_TIMEOUT);
-        recovery.recover(replicas.join()).await().atMost(START_TIMEOUT);
+        recovery.recover(leaseKeeper::start, replicas::join).await().atMost(START_TIMEOUT);
+        if (lease.isLost()) {
+            return; // lost during recovery: stopping serving, the process exits
+        }
         // Halted until now (quarkus.scheduler.start-mode): a will the expiry job publishes must find
         // the subscriptions that recovery loaded.
         scheduler.resume();
@@ -59,8 +71,13 @@ public class BrokerLifecycle {
     }
 
     void stop(@Observes @Priority(1) ShutdownEvent ev) {
+        if (lease.isLost()) {
+            LOG.infof("stopped after losing the lease; other replicas settle this instance's sessions");
+            return;
+        }
         try {
-            scheduler.pause(); // no expiry or heartbeat runs against a database that is about to stop
+            leaseKeeper.stop(); // marked stopped below: renewals would be refused from then on
+            scheduler.pause(); // no expiry job runs against a database that is about to stop
             listener.stop().await().atMost(Duration.ofSeconds(10));
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
             while (listener.connectionCount() > 0 && System.nanoTime() < deadline) {

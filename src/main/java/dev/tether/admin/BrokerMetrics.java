@@ -1,5 +1,6 @@
 package dev.tether.admin;
 
+import dev.tether.cluster.lease.StopServing;
 import dev.tether.delivery.ConnectedClients;
 import dev.tether.delivery.MessageRouter;
 import dev.tether.delivery.SessionDirectory;
@@ -26,9 +27,12 @@ public class BrokerMetrics {
     private final SessionEvents events;
     private final SessionWriter writer;
     private final MqttListener listener;
+    private final StopServing stopServing;
 
     public BrokerMetrics(MeterRegistry registry, ConnectedClients clients, SessionDirectory sessions,
-                         MessageRouter router, Reconciler reconciler, SessionEvents events, SessionWriter writer, MqttListener listener) {
+                         MessageRouter router, Reconciler reconciler, SessionEvents events, SessionWriter writer, MqttListener listener,
+                         StopServing stopServing) {
+        this.stopServing = stopServing;
         this.listener = listener;
         this.writer = writer;
         this.registry = registry;
@@ -71,6 +75,9 @@ public class BrokerMetrics {
                 .register(registry);
         FunctionCounter.builder("tether.store.events", reconciler, Reconciler::eventsWritten)
                 .description("Session events committed (divide by transactions for the mean batch size)")
+                .register(registry);
+        FunctionCounter.builder("tether.cluster.leases.lost", stopServing, StopServing::leasesLost)
+                .description("Leases this replica lost (renewal refused or not renewed in time); it then stops serving")
                 .register(registry);
     }
 }

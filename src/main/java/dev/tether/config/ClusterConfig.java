@@ -38,4 +38,12 @@ public interface ClusterConfig {
      */
     @WithDefault("2s")
     Duration recoveryPollEvery();
+
+    /**
+     * Whether a replica that lost its lease ends its process with exit status 75 (EX_TEMPFAIL) once it has stopped
+     * serving, so that the orchestrator restarts it as a new instance. Only tests that observe the stop turn it off:
+     * a replica left running without its lease serves nobody until restarted.
+     */
+    @WithDefault("true")
+    boolean exitOnLeaseLoss();
 }

@@ -20,11 +20,16 @@ public interface StoreConfig {
     @WithDefault("5s")
     Duration connectTimeout();
 
-    /** How often this instance writes its heartbeat. */
+    /** How often this instance renews its lease, writing its heartbeat ({@code broker_instances.heartbeat_at}). */
     @WithDefault("2s")
     Duration heartbeatInterval();
 
-    /** An instance whose heartbeat is older than this is dead: its sessions count as disconnected. */
+    /**
+     * The lease: each renewal extends {@code broker_instances.lease_expires_at} to now + this. An instance whose lease
+     * has expired is dead, and any replica releases its sessions as disconnected at its last heartbeat. A replica
+     * that cannot renew for this long (minus a margin of max(500 ms, a tenth)), or whose renewal is refused, stops
+     * serving and exits with status 75.
+     */
     @WithDefault("10s")
     Duration instanceTimeout();
 

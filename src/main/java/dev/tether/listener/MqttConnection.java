@@ -786,6 +786,21 @@ final class MqttConnection implements ClientConnection {
         context.runOnContext(v -> disconnect(DisconnectReasonCode.SERVER_SHUTTING_DOWN));
     }
 
+    /**
+     * This replica lost its lease: the connection ends here and now, as if the process had died. No DISCONNECT (the
+     * client must not take it for a shutdown), no {@code SessionClosed} and no will: another replica settles the
+     * session from PostgreSQL, at this replica's last heartbeat. Runs on this connection's event loop.
+     */
+    void abandon() {
+        context.runOnContext(v -> {
+            ended = true; // nothing of this connection reaches PostgreSQL any more
+            disconnecting = true; // and nothing more reaches the client
+            will = null;
+            publishWillOnClose = false;
+            transport.close();
+        });
+    }
+
     // ---- plumbing --------------------------------------------------------------------------------
 
     void write(MqttMessage m) {

@@ -46,6 +46,8 @@ public class MqttListener {
     private final Set<MqttConnection> connections = ConcurrentHashMap.newKeySet();
     private final java.util.concurrent.atomic.AtomicLong oversizeDrops = new java.util.concurrent.atomic.AtomicLong();
     private NetServer server;
+    /** Set when the lease is lost: no connection is accepted any more. */
+    private volatile boolean abandoned;
 
     public MqttListener(Vertx vertx, MqttConfig config, StoreConfig store, SessionPolicy policy, SessionEvents events,
                         MessageRouter router, SubscriptionIndex subscriptions, ConnectedClients clients,
@@ -62,6 +64,9 @@ public class MqttListener {
 
     /** Binds the listener; the returned {@link Uni} gives the bound port. */
     public Uni<Integer> start() {
+        if (abandoned) {
+            return Uni.createFrom().failure(new IllegalStateException("the lease is lost: not serving"));
+        }
         NetServerOptions options = new NetServerOptions()
                 .setHost(config.host())
                 .setPort(config.port())
@@ -81,6 +86,9 @@ public class MqttListener {
                     FlushConsolidationHandler.DEFAULT_EXPLICIT_FLUSH_AFTER_FLUSHES, true));
             MqttConnection connection = new MqttConnection(new TcpTransport(socket), Vertx.currentContext(), services, wills);
             connections.add(connection);
+            if (abandoned) {
+                connection.abandon(); // accepted while the lease was being lost
+            }
             socket.messageHandler(connection::onMessage);
             socket.setWriteQueueMaxSize(config.writeQueueMaxSize());
             socket.drainHandler(v -> connection.onWritable());
@@ -106,6 +114,9 @@ public class MqttListener {
         MqttConnection connection = new MqttConnection(new WebSocketTransport(webSocket, codec), Vertx.currentContext(),
                 services, wills);
         connections.add(connection);
+        if (abandoned) {
+            connection.abandon(); // upgraded while the lease was being lost
+        }
         webSocket.setWriteQueueMaxSize(config.writeQueueMaxSize());
         webSocket.drainHandler(v -> connection.onWritable());
         webSocket.binaryMessageHandler(frame -> {
@@ -157,5 +168,18 @@ public class MqttListener {
         }
         connections.forEach(MqttConnection::shutdown);
         return Uni.createFrom().completionStage(server.close().toCompletionStage()).replaceWithVoid();
+    }
+
+    /**
+     * This replica lost its lease and must not serve: stops accepting (TCP and WebSocket, for good) and closes every
+     * connection without DISCONNECT, without recording its close and without its will (another replica settles the
+     * sessions from PostgreSQL). Returns at once; the connections close on their event loops.
+     */
+    public void abandonAll() {
+        abandoned = true;
+        if (server != null) {
+            server.close().onFailure(e -> LOG.warnf("MQTT listener did not close: %s", e.toString()));
+        }
+        connections.forEach(MqttConnection::abandon);
     }
 }

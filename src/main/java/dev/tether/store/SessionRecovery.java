@@ -1,5 +1,6 @@
 package dev.tether.store;
 
+import dev.tether.cluster.lease.ClusterAddress;
 import dev.tether.config.StoreConfig;
 import dev.tether.delivery.RetainedMessages;
 import dev.tether.delivery.SessionDirectory;
@@ -14,11 +15,12 @@ import jakarta.enterprise.context.ApplicationScoped;
 import java.net.InetAddress;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.function.Supplier;
 import org.jboss.logging.Logger;
 
 /**
- * Brings this instance up from what PostgreSQL holds: registers the instance, turns the sessions
- * of its previous life and of dead instances into disconnected ones, and loads sessions,
+ * Brings this instance up from what PostgreSQL holds: registers the instance with its first lease, turns the
+ * sessions of its previous life and of dead instances (lease expired) into disconnected ones, and loads sessions,
  * subscriptions and retained messages into memory so that messages for offline sessions are queued.
  */
 @ApplicationScoped
@@ -32,9 +34,11 @@ public class SessionRecovery {
     private final SubscriptionIndex subscriptions;
     private final SessionDirectory sessions;
     private final RetainedMessages retained;
+    private final ClusterAddress address;
 
     public SessionRecovery(Pool pool, BrokerInstance instance, StoreConfig config, SubscriptionIndex subscriptions,
-                           SessionDirectory sessions, RetainedMessages retained) {
+                           SessionDirectory sessions, RetainedMessages retained, ClusterAddress address) {
+        this.address = address;
         this.pool = pool;
         this.instance = instance;
         this.config = config;
@@ -43,16 +47,18 @@ public class SessionRecovery {
         this.retained = retained;
     }
 
-    public Uni<Void> recover() {
-        return recover(Uni.createFrom().voidItem());
-    }
-
-    /** As {@link #recover()}, running {@code beforeLoad} (joining the other replicas) once registered and swept. */
-    public Uni<Void> recover(Uni<Void> beforeLoad) {
+    /**
+     * Recovers this instance. {@code afterRegister} runs as soon as the instance's row, with its first lease, is in
+     * PostgreSQL, before the rest of recovery: the lease keeper starts renewing there, so that a long load does not
+     * outlive the first lease. {@code beforeLoad} (joining the other replicas) runs once the previous life and dead
+     * instances are settled, right before sessions and subscriptions are loaded.
+     */
+    public Uni<Void> recover(Supplier<Uni<Void>> afterRegister, Supplier<Uni<Void>> beforeLoad) {
         return register()
+                .chain(() -> afterRegister.get())
                 .chain(this::settlePreviousLife)
                 .chain(this::sweepDeadInstances)
-                .chain(() -> beforeLoad)
+                .chain(() -> beforeLoad.get())
                 .chain(this::load);
     }
 
@@ -63,10 +69,14 @@ public class SessionRecovery {
         } catch (Exception e) {
             host = "unknown";
         }
-        LOG.infof("broker instance %s on %s%s", instance.id(), host,
+        LOG.infof("broker instance %s on %s%s%s", instance.id(), host,
+                address.host() == null ? "" : ", advertised as " + address.host() + ":" + address.port(),
                 instance.previousLife().map(p -> ", previous life " + p).orElse(""));
-        return pool.preparedQuery("INSERT INTO broker_instances (instance_id, host_name) VALUES ($1, $2)")
-                .execute(Tuple.of(instance.id(), host)).replaceWithVoid();
+        return pool.preparedQuery("INSERT INTO broker_instances (instance_id, host_name, advertised_host, cluster_port, "
+                        + "lease_expires_at) VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))")
+                .execute(Tuple.of(instance.id(), host, address.host(), address.port(),
+                        config.instanceTimeout().toNanos() / 1e9))
+                .replaceWithVoid();
     }
 
     /**
@@ -92,11 +102,11 @@ public class SessionRecovery {
     }
 
     /**
-     * Releases the sessions of other instances silent for longer than the instance timeout, as
-     * disconnected at each instance's last heartbeat: instances that died (marked stopped here),
-     * and stopped instances still marked as holding connected sessions (a shutdown whose last
-     * writes did not complete; its stop counts as its last heartbeat). A stopped instance that
-     * still beats (declared dead by mistake, or still draining) keeps its sessions. Then deletes
+     * Releases the sessions of other instances whose lease has expired, as disconnected at each
+     * instance's last heartbeat: instances that died or lost their lease (marked stopped here), and
+     * stopped instances still marked as holding connected sessions (a shutdown whose last writes did
+     * not complete; the stop ends its lease and counts as its last heartbeat). An instance whose
+     * lease still runs keeps its sessions, even when fenced: it may serve until its lease ends. Then deletes
      * the rows of stopped instances silent for longer than the retention that hold no connected
      * session, so that rows do not pile up with every restart. Safe to run on every replica at
      * once: instance rows are claimed with {@code SKIP LOCKED}, and each session row is updated
@@ -107,11 +117,11 @@ public class SessionRecovery {
     public Uni<Integer> sweepDeadInstances() {
         return pool.withTransaction(tx -> tx.preparedQuery(release(
                                 "SELECT instance_id, heartbeat_at FROM broker_instances b WHERE instance_id <> $1 "
-                                        + "AND heartbeat_at < now() - make_interval(secs => $2) "
+                                        + "AND lease_expires_at < now() "
                                         + "AND (stopped_at IS NULL OR EXISTS (SELECT 1 FROM sessions s "
                                         + "WHERE s.instance_id = b.instance_id AND s.connected)) "
                                         + "FOR NO KEY UPDATE OF b SKIP LOCKED"))
-                        .execute(Tuple.of(instance.id(), (double) config.instanceTimeout().toSeconds()))
+                        .execute(Tuple.of(instance.id()))
                         .map(Released::of)
                         .call(released -> tx.preparedQuery("DELETE FROM broker_instances WHERE instance_id IN ("
                                         + "SELECT instance_id FROM broker_instances b WHERE instance_id <> $1 "
@@ -194,14 +204,13 @@ public class SessionRecovery {
                 .replaceWithVoid();
     }
 
-    public Uni<Void> heartbeat() {
-        return pool.preparedQuery("UPDATE broker_instances SET heartbeat_at = now() WHERE instance_id = $1")
-                .execute(Tuple.of(instance.id())).replaceWithVoid();
-    }
-
+    /**
+     * Graceful stop: the instance is stopped and its lease ends now, so that the sessions a shutdown could not close
+     * are released at once by any replica (disconnected at the stop).
+     */
     public Uni<Void> markStopped() {
-        return pool.preparedQuery("UPDATE broker_instances SET stopped_at = now(), heartbeat_at = now() "
-                        + "WHERE instance_id = $1")
+        return pool.preparedQuery("UPDATE broker_instances SET stopped_at = now(), heartbeat_at = now(), "
+                        + "lease_expires_at = now() WHERE instance_id = $1")
                 .execute(Tuple.of(instance.id())).replaceWithVoid();
     }
 }

@@ -44,11 +44,16 @@ import org.junit.jupiter.api.Test;
 @WithTestResource(OutagePostgresResource.class)
 class DatabaseOutageTest {
 
-    /** A short store timeout so a CONNECT waiting for PostgreSQL is refused quickly. */
+    /**
+     * A short store timeout so a CONNECT waiting for PostgreSQL is refused quickly, and a lease longer than the
+     * outage (up to about 45 s here): a replica cut off from PostgreSQL for longer than its lease stops serving and
+     * exits, which is not what this test is about.
+     */
     public static class Profile implements QuarkusTestProfile {
         @Override
         public Map<String, String> getConfigOverrides() {
-            return Map.of("tether.store.connect-timeout", "2s");
+            return Map.of("tether.store.connect-timeout", "2s",
+                    "tether.store.instance-timeout", "120s");
         }
     }
 

@@ -17,8 +17,10 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The sweep the expiry job runs on every replica, against {@code broker_instances} rows other
- * brokers left: sessions still marked connected on a stopped instance are released at its last
- * heartbeat, and rows of instances stopped long ago that hold no session are deleted.
+ * brokers left: sessions of an instance whose lease has expired (dead, or stopped with sessions
+ * still marked connected) are released at its last heartbeat; an instance whose lease runs keeps
+ * them, fenced or not, however old its heartbeat; rows of instances stopped long ago that hold no
+ * session are deleted.
  */
 @QuarkusTest
 @WithTestResource(PostgresResource.class)
@@ -30,11 +32,12 @@ class InstanceSweepTest {
     @Test
     void sweep_whenStoppedInstanceStillHoldsConnectedSessions_thenReleasedAtItsLastHeartbeat() {
         // A shutdown whose drain timed out marked its instance stopped with sessions still connected;
-        // its stop (its last heartbeat) is older than the instance timeout (10 s).
+        // the stop ended its lease and is its last heartbeat.
         Sql sql = new Sql(dataSource);
         UUID stopped = UUID.randomUUID();
-        sql.update("INSERT INTO broker_instances (instance_id, host_name, heartbeat_at, stopped_at) "
-                + "VALUES (?, 'drained-late', now() - interval '15 seconds', now() - interval '15 seconds')", stopped);
+        sql.update("INSERT INTO broker_instances (instance_id, host_name, heartbeat_at, stopped_at, lease_expires_at) "
+                + "VALUES (?, 'drained-late', now() - interval '15 seconds', now() - interval '15 seconds', "
+                + "now() - interval '15 seconds')", stopped);
         String resumable = TestClients.uniqueId("stopped-resumable");
         String expired = TestClients.uniqueId("stopped-expired");
         sql.update("INSERT INTO sessions (client_id, protocol_version, connected, instance_id, connection_id, "
@@ -60,19 +63,55 @@ class InstanceSweepTest {
     }
 
     @Test
-    void sweep_whenStoppedInstanceStillBeats_thenItsSessionsStayConnected() {
-        // Marked stopped while its process still runs (draining, or declared dead by mistake): its
-        // heartbeat is recent, so its connections may be real.
+    void sweep_whenLeaseExpired_thenReleasedAtTheLastHeartbeatAndInstanceMarkedStopped() {
+        // A replica that died (or lost PostgreSQL) a moment ago: its last renewal gave it a 1 s lease, now past.
         Sql sql = new Sql(dataSource);
-        UUID beating = UUID.randomUUID();
-        sql.update("INSERT INTO broker_instances (instance_id, host_name, heartbeat_at, stopped_at) "
-                + "VALUES (?, 'still-beating', now(), now())", beating);
-        String online = TestClients.uniqueId("beating-online");
+        UUID dead = UUID.randomUUID();
+        sql.update("INSERT INTO broker_instances (instance_id, host_name, heartbeat_at, lease_expires_at) "
+                + "VALUES (?, 'lease-expired', now() - interval '2 seconds', now() - interval '1 second')", dead);
+        String online = TestClients.uniqueId("lease-expired");
+        sql.update("INSERT INTO sessions (client_id, protocol_version, connected, instance_id, connection_id, "
+                + "expiry_interval_seconds) VALUES (?, '5.0', true, ?, gen_random_uuid(), 3600)", online, dead);
+
+        await().atMost(Duration.ofSeconds(5)).until(() -> sql.count(
+                "SELECT count(*) FROM sessions WHERE client_id = ? AND NOT connected", online) == 1);
+
+        assertThat(sql.rows("SELECT s.instance_id IS NULL AND s.connection_id IS NULL AS unowned, "
+                + "s.disconnected_at = b.heartbeat_at AS at_heartbeat, b.stopped_at IS NOT NULL AS stopped "
+                + "FROM sessions s, broker_instances b WHERE s.client_id = ? AND b.instance_id = ?", online, dead))
+                .singleElement().satisfies(r -> assertThat(r).containsEntry("unowned", true)
+                        .containsEntry("at_heartbeat", true).containsEntry("stopped", true));
+    }
+
+    @Test
+    void sweep_whenLeaseRunsThoughTheHeartbeatIsOld_thenItsSessionsStayConnected() {
+        // The lease decides, not this replica's instance timeout: another replica may run with a longer one.
+        Sql sql = new Sql(dataSource);
+        UUID longLease = UUID.randomUUID();
+        sql.update("INSERT INTO broker_instances (instance_id, host_name, heartbeat_at, lease_expires_at) "
+                + "VALUES (?, 'long-lease', now() - interval '30 seconds', now() + interval '30 seconds')", longLease);
+        String online = TestClients.uniqueId("long-lease-online");
         sql.update("INSERT INTO sessions (client_id, protocol_version, connected, instance_id, expiry_interval_seconds) "
-                + "VALUES (?, '5.0', true, ?, 3600)", online, beating);
+                + "VALUES (?, '5.0', true, ?, 3600)", online, longLease);
 
         await().during(Duration.ofMillis(1500)).atMost(Duration.ofSeconds(3)).until(() -> sql.count(
-                "SELECT count(*) FROM sessions WHERE client_id = ? AND connected AND instance_id = ?", online, beating) == 1);
+                "SELECT count(*) FROM sessions WHERE client_id = ? AND connected AND instance_id = ?", online, longLease) == 1);
+    }
+
+    @Test
+    void sweep_whenFencedButLeaseRuns_thenItsSessionsStayConnected() {
+        // Fencing refuses the next renewal but does not shorten the lease: the fenced replica may still serve until
+        // its lease ends, so its sessions are not released before.
+        Sql sql = new Sql(dataSource);
+        UUID fenced = UUID.randomUUID();
+        sql.update("INSERT INTO broker_instances (instance_id, host_name, lease_expires_at, fenced_at, fenced_by) "
+                + "VALUES (?, 'fenced', now() + interval '30 seconds', now(), gen_random_uuid())", fenced);
+        String online = TestClients.uniqueId("fenced-online");
+        sql.update("INSERT INTO sessions (client_id, protocol_version, connected, instance_id, expiry_interval_seconds) "
+                + "VALUES (?, '5.0', true, ?, 3600)", online, fenced);
+
+        await().during(Duration.ofMillis(1500)).atMost(Duration.ofSeconds(3)).until(() -> sql.count(
+                "SELECT count(*) FROM sessions WHERE client_id = ? AND connected AND instance_id = ?", online, fenced) == 1);
     }
 
     @Test

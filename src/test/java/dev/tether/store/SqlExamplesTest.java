@@ -59,6 +59,9 @@ class SqlExamplesTest {
                 if (q.contains("WHERE connected\n") || q.contains("topic_filter = 'sensors/#'")) {
                     assertThat(rows).as(q).anySatisfy(r -> assertThat(r.get("client_id")).isEqualTo(id));
                 }
+                if (q.contains("FROM broker_instances")) { // this broker holds its lease
+                    assertThat(rows).as(q).anySatisfy(r -> assertThat(r).containsEntry("serving", true));
+                }
             }
         } finally {
             c.disconnect();

@@ -2,6 +2,9 @@ package dev.tether.cluster.mesh;
 
 import dev.tether.cluster.Change;
 import dev.tether.cluster.Cluster;
+import dev.tether.cluster.lease.ClusterAddress;
+import dev.tether.cluster.lease.Lease;
+import dev.tether.cluster.lease.LeaseStore;
 import dev.tether.cluster.link.Links;
 import dev.tether.config.ClusterConfig;
 import dev.tether.config.MqttConfig;
@@ -83,12 +86,19 @@ public class Replicas implements Cluster {
     private final Counter forwardsReceived;
     private final Counter forwardsNoConnection;
     private final Counter peersFenced;
+    private final LeaseStore leases;
+    private final Lease lease;
+    private final ClusterAddress address;
     private volatile Links links;
     private volatile long refreshTimer = -1;
 
     public Replicas(Vertx vertx, Pool pool, BrokerInstance instance, ClusterConfig config, StoreConfig store,
                     MqttConfig mqtt, ConnectedClients clients, SessionEvents events, SubscriptionIndex subscriptions,
-                    SessionDirectory sessions, RetainedMessages retained, Clock clock, MeterRegistry registry) {
+                    SessionDirectory sessions, RetainedMessages retained, Clock clock, MeterRegistry registry,
+                    LeaseStore leases, Lease lease, ClusterAddress address) {
+        this.leases = leases;
+        this.lease = lease;
+        this.address = address;
         this.vertx = vertx;
         this.pool = pool;
         this.self = instance.id();
@@ -124,11 +134,14 @@ public class Replicas implements Cluster {
         links.onMessage(FORWARD, (peer, body) -> receiveForward(ClusterCodec.decodeForward(body)));
         links.onRequest(TAKEOVER, (peer, body) -> settleTakeover(ClusterCodec.decodeTakeover(body)));
         return Uni.createFrom().completionStage(() -> links.listen("0.0.0.0", config.port()).toCompletionStage())
-                .invoke(port -> boundPort = port)
+                .invoke(port -> {
+                    String host = config.advertisedHost().orElseGet(Replicas::firstNonLoopbackAddress);
+                    address.setHost(host);
+                    address.setPort(port);
+                    LOG.infof("replica link on port %d, advertised as %s:%d", port, host, port);
+                })
                 .replaceWithVoid();
     }
-
-    private volatile int boundPort;
 
     /**
      * Records this replica's link address in PostgreSQL, links to every live replica and waits (bounded) until each
@@ -136,12 +149,7 @@ public class Replicas implements Cluster {
      * which clients the others hold. Runs once registered, before sessions are loaded and the listener opens.
      */
     public Uni<Void> join() {
-        String host = config.advertisedHost().orElseGet(Replicas::firstNonLoopbackAddress);
-        return pool.preparedQuery("UPDATE broker_instances SET advertised_host = $2, cluster_port = $3 "
-                        + "WHERE instance_id = $1")
-                .execute(Tuple.of(self, host, boundPort))
-                .invoke(() -> LOG.infof("replica link on %s:%d", host, boundPort))
-                .chain(this::refreshPeers)
+        return refreshPeers()
                 .chain(() -> awaitLinked(System.nanoTime() + config.ackTimeout().multipliedBy(2).toNanos()))
                 .chain(() -> pool.preparedQuery("SELECT client_id, instance_id, epoch FROM sessions "
                                 + "WHERE connected AND instance_id <> $1")
@@ -169,16 +177,13 @@ public class Replicas implements Cluster {
 
     /** Reads the live replicas: links new ones, forgets those gone (stopped, lease lapsed, or fenced). */
     Uni<Void> refreshPeers() {
-        return pool.preparedQuery("SELECT instance_id, advertised_host, cluster_port FROM broker_instances "
-                        + "WHERE instance_id <> $1 AND stopped_at IS NULL AND fenced_at IS NULL "
-                        + "AND lease_expires_at > now()")
-                .execute(Tuple.of(self))
+        return leases.livePeers()
                 .invoke(rows -> {
                     Set<UUID> live = new HashSet<>();
-                    for (Row r : rows) {
-                        UUID id = r.getUUID("instance_id");
-                        String host = r.getString("advertised_host");
-                        Integer port = r.getInteger("cluster_port");
+                    for (LeaseStore.Peer r : rows) {
+                        UUID id = r.instanceId();
+                        String host = r.advertisedHost();
+                        Integer port = r.clusterPort();
                         if (gone.contains(id)) {
                             continue;
                         }
@@ -319,32 +324,27 @@ public class Replicas implements Cluster {
      * change this replica acknowledges.
      */
     private CompletableFuture<Void> settleUnreachable(UUID peer) {
+        if (!peers.containsKey(peer)) {
+            return CompletableFuture.completedFuture(null); // found gone meanwhile
+        }
         LOG.warnf("replica %s does not answer on the link; fencing it and waiting out its lease", peer);
-        return pool.preparedQuery("UPDATE broker_instances SET fenced_at = now(), fenced_by = $2 "
-                        + "WHERE instance_id = $1 AND fenced_at IS NULL AND stopped_at IS NULL")
-                .execute(Tuple.of(peer, self))
-                .invoke(rows -> {
-                    if (rows.rowCount() > 0) {
-                        peersFenced.increment();
+        return leases.fence(peer)
+                .onFailure().retry().withBackOff(GONE_POLL, Duration.ofSeconds(1)).atMost(20)
+                .chain(outcome -> {
+                    if (outcome instanceof LeaseStore.FenceOutcome.SelfLost) {
+                        lease.lose("fenced by another replica");
+                        return Uni.createFrom().<Void>failure(new IllegalStateException("this replica lost its lease"));
                     }
+                    if (outcome instanceof LeaseStore.FenceOutcome.Fenced f) {
+                        peersFenced.increment();
+                        // Its local lease ends before PostgreSQL's (by the margin): wait out PostgreSQL's, plus one.
+                        return Uni.createFrom().voidItem().onItem().delayIt()
+                                .by(f.waitFor().plus(Lease.margin(store.instanceTimeout())));
+                    }
+                    return Uni.createFrom().voidItem(); // stopped, or its lease had already run out
                 })
-                .chain(() -> awaitLeaseLapsed(peer))
                 .invoke(() -> peerGone(peer))
-                .replaceWithVoid()
                 .subscribeAsCompletionStage();
-    }
-
-    private Uni<Void> awaitLeaseLapsed(UUID peer) {
-        return pool.preparedQuery("SELECT stopped_at IS NOT NULL OR lease_expires_at <= now() AS gone "
-                        + "FROM broker_instances WHERE instance_id = $1")
-                .execute(Tuple.of(peer))
-                .onFailure().recoverWithNull()
-                .chain(rows -> {
-                    boolean lapsed = rows != null && (rows.size() == 0 || rows.iterator().next().getBoolean("gone"));
-                    return lapsed ? Uni.createFrom().voidItem()
-                            : Uni.createFrom().voidItem().onItem().delayIt().by(GONE_POLL)
-                                    .chain(() -> awaitLeaseLapsed(peer));
-                });
     }
 
     @Override
