@@ -150,6 +150,19 @@ public final class RawMqttClient implements AutoCloseable {
         return endOfStream;
     }
 
+    /**
+     * Bytes the server sent that have arrived but were not returned as packets yet: those kept from earlier reads plus
+     * those waiting in the socket's receive buffer. No read is attempted, so this tells whether something had already
+     * arrived at a given moment (e.g. before a packet on another connection).
+     */
+    public int bufferedBytes() {
+        try {
+            return pendingLength + (endOfStream ? 0 : in.available());
+        } catch (IOException e) {
+            return pendingLength;
+        }
+    }
+
     /** Local TCP port, e.g. to tell connections apart in broker logs. */
     public int localPort() {
         return socket.getLocalPort();
