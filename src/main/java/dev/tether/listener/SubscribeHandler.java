@@ -1,5 +1,6 @@
 package dev.tether.listener;
 
+import dev.tether.events.HolderFenced;
 import dev.tether.events.SessionEvent;
 import dev.tether.protocol.DisconnectReasonCode;
 import dev.tether.protocol.PublishedMessage;
@@ -76,8 +77,8 @@ final class SubscribeHandler {
             }
         }
         Uni<Object> stored = accepted.isEmpty() ? Uni.createFrom().nullItem()
-                : services.events().publish(new SessionEvent.Subscribed(clientId, accepted));
-        Uni<Object> waitFor = connection.expiry().isDurable() ? stored : Uni.createFrom().nullItem();
+                : services.events().publish(new SessionEvent.Subscribed(clientId, connection.connectionId(), accepted));
+        Uni<Object> waitFor = connection.expiry().isDurable() ? stored : whenFenced(stored);
         connection.onContext(waitFor, v -> {
             connection.write(new MqttSubAckMessage(
                     new MqttFixedHeader(MqttMessageType.SUBACK, false, MqttQoS.AT_MOST_ONCE, false, 0),
@@ -87,8 +88,12 @@ final class SubscribeHandler {
                 sendRetained(accepted.get(i), isNew.get(i));
             }
         }, f -> {
-            LOG.warnf("subscription of %s not stored: %s", clientId, f.toString());
             accepted.forEach(s -> services.subscriptions().remove(clientId, s.topicFilter()));
+            if (HolderFenced.isCause(f)) {
+                connection.fenced(); // the session is another connection's now: no SUBACK
+                return;
+            }
+            LOG.warnf("subscription of %s not stored: %s", clientId, f.toString());
             connection.write(new MqttSubAckMessage(
                     new MqttFixedHeader(MqttMessageType.SUBACK, false, MqttQoS.AT_MOST_ONCE, false, 0),
                     MqttMessageIdAndPropertiesVariableHeader.from(packetId),
@@ -125,12 +130,31 @@ final class SubscribeHandler {
             codes.add((short) (existed ? 0x00 : 0x11));
         }
         Uni<Object> stored = removed.isEmpty() ? Uni.createFrom().nullItem()
-                : services.events().publish(new SessionEvent.Unsubscribed(clientId, removed));
-        Uni<Object> waitFor = connection.expiry().isDurable() ? stored : Uni.createFrom().nullItem();
+                : services.events().publish(new SessionEvent.Unsubscribed(clientId, connection.connectionId(), removed));
+        Uni<Object> waitFor = connection.expiry().isDurable() ? stored : whenFenced(stored);
         connection.onContext(waitFor, v -> connection.write(new MqttUnsubAckMessage(
                         new MqttFixedHeader(MqttMessageType.UNSUBACK, false, MqttQoS.AT_MOST_ONCE, false, 0),
                         MqttMessageIdAndPropertiesVariableHeader.from(packetId),
                         connection.mqtt5() ? new MqttUnsubAckPayload(codes) : new MqttUnsubAckPayload())),
-                f -> connection.transport().close());
+                f -> {
+                    if (HolderFenced.isCause(f)) {
+                        connection.fenced();
+                    } else {
+                        connection.transport().close();
+                    }
+                });
+    }
+
+    /**
+     * A session that is not durable acknowledges at once, without waiting for the write; if PostgreSQL refuses it
+     * later (the session is another connection's), the connection still closes.
+     */
+    private Uni<Object> whenFenced(Uni<Object> stored) {
+        stored.subscribe().with(v -> { }, f -> {
+            if (HolderFenced.isCause(f)) {
+                connection.fenced();
+            }
+        });
+        return Uni.createFrom().nullItem();
     }
 }
