@@ -73,6 +73,12 @@ public class BrokerMetrics {
         FunctionCounter.builder("tether.store.failed.events", reconciler, Reconciler::eventsFailed)
                 .description("Session events given up after repeated failures (their clients were closed)")
                 .register(registry);
+        for (String kind : Reconciler.FENCED_KINDS) {
+            FunctionCounter.builder("tether.cluster.fenced.writes", reconciler, r -> r.fencedWrites(kind))
+                    .description("Writes of a session's holder that PostgreSQL refused: the session row named another "
+                            + "connection, or none (the connection was closed)")
+                    .tag("kind", kind).register(registry);
+        }
         FunctionCounter.builder("tether.store.events", reconciler, Reconciler::eventsWritten)
                 .description("Session events committed (divide by transactions for the mean batch size)")
                 .register(registry);

@@ -51,13 +51,23 @@ public sealed interface SessionEvent {
     record SessionTakenOver(String clientId, UUID instanceId, Instant at) implements SessionEvent {
     }
 
-    record Subscribed(String clientId, List<Subscription> subscriptions) implements SessionEvent {
+    /**
+     * A change of session state by the connection that holds the session, written only while the session row still
+     * names that connection ({@code sessions.connection_id = connectionId}): a connection taken over (by one on any
+     * replica) changes nothing any more. A refused event fails with {@link HolderFenced}.
+     */
+    sealed interface HolderEvent extends SessionEvent {
+        /** The connection that published the event ({@code MqttConnection.connectionId}). */
+        UUID connectionId();
+    }
+
+    record Subscribed(String clientId, UUID connectionId, List<Subscription> subscriptions) implements HolderEvent {
         public Subscribed {
             subscriptions = List.copyOf(subscriptions);
         }
     }
 
-    record Unsubscribed(String clientId, List<String> topicFilters) implements SessionEvent {
+    record Unsubscribed(String clientId, UUID connectionId, List<String> topicFilters) implements HolderEvent {
         public Unsubscribed {
             topicFilters = List.copyOf(topicFilters);
         }
@@ -67,7 +77,10 @@ public sealed interface SessionEvent {
      * QoS 1/2 messages for durable sessions; the reply is the message ids, per copy (0: queue full, -1: no
      * session row, see {@code MessageRouter.QUEUE_FULL} and {@code NO_SESSION}). When the message
      * came as a QoS 2 PUBLISH from a durable session, {@code receipt} records its Packet Identifier in the same
-     * transaction: the message is routed exactly when its identifier is known, never one without the other.
+     * transaction: the message is routed exactly when its identifier is known, never one without the other. The
+     * receipt is a holder write: when the publisher's connection no longer holds its session, neither the receipt
+     * nor the copies are written and the event fails with {@link HolderFenced}. The copies alone are not: any
+     * connection, on any replica, may queue a message for any session.
      */
     record MessagesQueued(List<QueuedMessage> messages, Optional<InboundQos2Received> receipt) implements SessionEvent {
         public MessagesQueued {
@@ -83,23 +96,23 @@ public sealed interface SessionEvent {
         }
     }
 
-    record MessageSent(String clientId, long messageId, int packetId) implements SessionEvent {
+    record MessageSent(String clientId, UUID connectionId, long messageId, int packetId) implements HolderEvent {
     }
 
     /** QoS 2: PUBREC received, PUBREL sent. */
-    record MessageReleased(String clientId, long messageId) implements SessionEvent {
+    record MessageReleased(String clientId, UUID connectionId, long messageId) implements HolderEvent {
     }
 
     /** PUBACK or PUBCOMP received, or the message was dropped. */
-    record MessageAcknowledged(String clientId, long messageId) implements SessionEvent {
+    record MessageAcknowledged(String clientId, UUID connectionId, long messageId) implements HolderEvent {
     }
 
     /** QoS 2 PUBLISH received from the client, PUBREC about to be sent. */
-    record InboundQos2Received(String clientId, int packetId) implements SessionEvent {
+    record InboundQos2Received(String clientId, UUID connectionId, int packetId) implements HolderEvent {
     }
 
     /** PUBREL received from the client, PUBCOMP about to be sent. */
-    record InboundQos2Released(String clientId, int packetId) implements SessionEvent {
+    record InboundQos2Released(String clientId, UUID connectionId, int packetId) implements HolderEvent {
     }
 
     /** A retained message was set (non-empty payload) or cleared (empty payload). */

@@ -1,5 +1,6 @@
 package dev.tether.listener;
 
+import dev.tether.events.HolderFenced;
 import dev.tether.events.SessionEvent;
 import dev.tether.protocol.DisconnectReasonCode;
 import dev.tether.protocol.PublishedMessage;
@@ -135,7 +136,7 @@ final class InboundPublishes {
             if (connection.expiry().isDurable()) {
                 // Stored with the message's routing, in one transaction: after a failure or a crash the client's
                 // resend is either a duplicate of a routed message or a new message, never a lost one.
-                receipt = Optional.of(new SessionEvent.InboundQos2Received(clientId, packetId));
+                receipt = Optional.of(new SessionEvent.InboundQos2Received(clientId, connection.connectionId(), packetId));
             }
         }
         // Routed now, in arrival order whatever the QoS (a retained message is replaced in the order published).
@@ -145,6 +146,12 @@ final class InboundPublishes {
             ack.reasonCode = code;
             flushAcks();
         }, f -> {
+            if (HolderFenced.isCause(f)) {
+                // The receipt was refused, and the message not queued: the session is another connection's now.
+                releaseInboundQos2(packetId);
+                connection.fenced();
+                return;
+            }
             LOG.warnf("message from %s on %s not stored: %s", connection.clientId(), message.topic(), f.toString());
             if (!connection.mqtt5()) {
                 connection.transport().close(); // 3.1.1 has no negative acknowledgement: the client resends after reconnecting.
@@ -197,7 +204,8 @@ final class InboundPublishes {
         pendingAcks.add(ack);
         Uni<Void> stored = known && connection.expiry().isDurable()
                 ? connection.services().events()
-                        .publish(new SessionEvent.InboundQos2Released(connection.clientId(), packetId)).replaceWithVoid()
+                        .publish(new SessionEvent.InboundQos2Released(connection.clientId(), connection.connectionId(),
+                                packetId)).replaceWithVoid()
                 : Uni.createFrom().voidItem();
         int reason = known || !connection.mqtt5() ? 0x00 : 0x92; // Packet Identifier not found
         connection.onContext(stored, v -> {
@@ -205,7 +213,11 @@ final class InboundPublishes {
             flushAcks();
         }, f -> {
             inboundQos2().add(packetId);
-            connection.transport().close();
+            if (HolderFenced.isCause(f)) {
+                connection.fenced(); // the session is another connection's now: no PUBCOMP
+            } else {
+                connection.transport().close();
+            }
         });
     }
 

@@ -4,6 +4,7 @@ import dev.tether.cluster.Change;
 import dev.tether.delivery.ClientConnection;
 import dev.tether.delivery.StoredOutboundMessage;
 import dev.tether.delivery.WillPublisher;
+import dev.tether.events.HolderFenced;
 import dev.tether.events.PendingEvent;
 import dev.tether.events.SessionEvent;
 import dev.tether.events.SessionEvents;
@@ -672,6 +673,7 @@ final class MqttConnection implements ClientConnection {
 
     // ---- delivery to the client -----------------------------------------------------------------
 
+    /** Names this connection in PostgreSQL: its holder events carry it, and are written only while it holds. */
     @Override
     public UUID connectionId() {
         return connectionId;
@@ -726,7 +728,16 @@ final class MqttConnection implements ClientConnection {
         services.events().publishAndForget(event, this::stateNotStored);
     }
 
+    /**
+     * A write of this connection's session state failed for good. Refused by fencing ({@link HolderFenced}): the
+     * session is no longer this connection's, which closes at once ({@link #fenced}). Otherwise the client is closed
+     * so that it resumes from what PostgreSQL holds.
+     */
     void stateNotStored(Throwable failure) {
+        if (HolderFenced.isCause(failure)) {
+            fenced();
+            return;
+        }
         context.runOnContext(v -> {
             LOG.warnf("session state of %s could not be stored (%s); closing the connection", clientId, failure.toString());
             disconnect(DisconnectReasonCode.UNSPECIFIED_ERROR);
@@ -766,6 +777,29 @@ final class MqttConnection implements ClientConnection {
             }
         }));
         return settled;
+    }
+
+    /**
+     * PostgreSQL refused a write of this connection ({@link HolderFenced}): the session row names another connection
+     * (which took the session over, on this replica or another) or none. The session is not this connection's any
+     * more, so it closes at once without touching it: no {@code SessionClosed}, no will (the session's holder or its
+     * end decides it). DISCONNECT 0x8E (Session taken over) to an MQTT 5 client, then close. Runs on the connection's
+     * event loop; once only.
+     */
+    void fenced() {
+        context.runOnContext(v -> {
+            if (ended || phase == Phase.CLOSED) {
+                return; // already ending: nothing of it reaches PostgreSQL any more
+            }
+            LOG.infof("session %s is no longer held by this connection (PostgreSQL refused its write); closing",
+                    clientId);
+            ended = true;
+            takenOver = true; // nothing more goes out
+            will = null;
+            publishWillOnClose = false;
+            services.clients().unregister(clientId, this);
+            disconnect(DisconnectReasonCode.SESSION_TAKEN_OVER);
+        });
     }
 
     @Override

@@ -111,12 +111,11 @@ final class OutboundDelivery {
 
     void sendOrHold(PublishedMessage message, int qos, List<Integer> subscriptionIds, long messageId) {
         BrokerServices services = connection.services();
-        String clientId = connection.clientId();
         Instant now = connection.now();
         if (message.isExpiredAt(now)) {
             // [MQTT-3.3.2-5] expired before delivery started: dropped for this subscriber.
             if (messageId > 0) {
-                connection.persist(new SessionEvent.MessageAcknowledged(clientId, messageId));
+                acknowledged(messageId);
             }
             return;
         }
@@ -125,7 +124,7 @@ final class OutboundDelivery {
             // Larger than the client's Maximum Packet Size: dropped for this client, never sent [MQTT-3.1.2-25].
             services.oversizeDrops().incrementAndGet();
             if (messageId > 0) {
-                connection.persist(new SessionEvent.MessageAcknowledged(clientId, messageId));
+                acknowledged(messageId);
             }
             return;
         }
@@ -137,7 +136,7 @@ final class OutboundDelivery {
                 writePublish(message, 0, 0, false, subscriptionIds, now);
             }
             if (messageId > 0) {
-                connection.persist(new SessionEvent.MessageAcknowledged(clientId, messageId));
+                acknowledged(messageId);
             }
             return;
         }
@@ -149,7 +148,7 @@ final class OutboundDelivery {
         if (messageId > 0 && qos == 2) {
             // QoS 2: the Packet Identifier is committed before the PUBLISH leaves, so that after a crash the
             // message is resent with it (DUP 1) rather than sent again as new [MQTT-4.4.0-1].
-            connection.onContext(services.events().publish(new SessionEvent.MessageSent(clientId, messageId, f.packetId())),
+            connection.onContext(services.events().publish(sent(messageId, f.packetId())),
                     v -> {
                         if (connection.isSending()) {
                             writePublish(message, qos, f.packetId(), false, subscriptionIds, connection.now());
@@ -160,7 +159,7 @@ final class OutboundDelivery {
         }
         writePublish(message, qos, f.packetId(), false, subscriptionIds, now);
         if (messageId > 0) {
-            connection.persist(new SessionEvent.MessageSent(clientId, messageId, f.packetId()));
+            connection.persist(sent(messageId, f.packetId()));
         }
     }
 
@@ -199,7 +198,7 @@ final class OutboundDelivery {
     void onPubackOrPubcomp(int packetId) {
         window.complete(packetId).ifPresent(f -> {
             if (f.messageId() > 0) {
-                connection.persist(new SessionEvent.MessageAcknowledged(connection.clientId(), f.messageId()));
+                acknowledged(f.messageId());
             }
         });
         pump();
@@ -218,7 +217,8 @@ final class OutboundDelivery {
             // The release is committed before PUBREL leaves: after a crash the resume sends PUBREL, never the
             // PUBLISH again [MQTT-4.3.3-5].
             connection.onContext(connection.services().events()
-                            .publish(new SessionEvent.MessageReleased(connection.clientId(), f.get().messageId())),
+                            .publish(new SessionEvent.MessageReleased(connection.clientId(), connection.connectionId(),
+                                    f.get().messageId())),
                     v -> connection.write(NettyPackets.ack(MqttMessageType.PUBREL, packetId, 0, mqtt5)),
                     connection::stateNotStored);
             return;
@@ -227,6 +227,16 @@ final class OutboundDelivery {
     }
 
     // ---- plumbing --------------------------------------------------------------------------------
+
+    /** The message left the client's queue for good (acknowledged or dropped): its row goes. */
+    private void acknowledged(long messageId) {
+        connection.persist(new SessionEvent.MessageAcknowledged(connection.clientId(), connection.connectionId(),
+                messageId));
+    }
+
+    private SessionEvent.MessageSent sent(long messageId, int packetId) {
+        return new SessionEvent.MessageSent(connection.clientId(), connection.connectionId(), messageId, packetId);
+    }
 
     /** The client sent a Maximum Packet Size (MQTT 5 only; absent means no limit beyond the protocol's). */
     private boolean clientLimitsPacketSize() {

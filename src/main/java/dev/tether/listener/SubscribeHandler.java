@@ -1,6 +1,7 @@
 package dev.tether.listener;
 
 import dev.tether.cluster.Change;
+import dev.tether.events.HolderFenced;
 import dev.tether.events.SessionEvent;
 import dev.tether.protocol.DisconnectReasonCode;
 import dev.tether.protocol.PublishedMessage;
@@ -77,11 +78,11 @@ final class SubscribeHandler {
             }
         }
         Uni<Object> stored = accepted.isEmpty() ? Uni.createFrom().nullItem()
-                : services.events().publish(new SessionEvent.Subscribed(clientId, accepted));
+                : services.events().publish(new SessionEvent.Subscribed(clientId, connection.connectionId(), accepted));
         // With other replicas, the subscriptions are committed first (a replica starting now loads them), then every
         // live replica applies them, and only then SUBACK: a PUBLISH that reaches any replica after SUBACK matches.
         boolean clustered = services.cluster().hasPeers();
-        Uni<Object> waitFor = connection.expiry().isDurable() || clustered ? stored : Uni.createFrom().nullItem();
+        Uni<Object> waitFor = connection.expiry().isDurable() || clustered ? stored : whenFenced(stored);
         if (!accepted.isEmpty()) {
             Change.Subscribed change = new Change.Subscribed(clientId, connection.epoch(), connection.expiry().isDurable(),
                     accepted);
@@ -97,8 +98,12 @@ final class SubscribeHandler {
                 sendRetained(accepted.get(i), isNew.get(i));
             }
         }, f -> {
-            LOG.warnf("subscription of %s not stored: %s", clientId, f.toString());
             accepted.forEach(s -> services.subscriptions().remove(clientId, s.topicFilter()));
+            if (HolderFenced.isCause(f)) {
+                connection.fenced(); // the session is another connection's now: no SUBACK
+                return;
+            }
+            LOG.warnf("subscription of %s not stored: %s", clientId, f.toString());
             connection.write(new MqttSubAckMessage(
                     new MqttFixedHeader(MqttMessageType.SUBACK, false, MqttQoS.AT_MOST_ONCE, false, 0),
                     MqttMessageIdAndPropertiesVariableHeader.from(packetId),
@@ -135,9 +140,9 @@ final class SubscribeHandler {
             codes.add((short) (existed ? 0x00 : 0x11));
         }
         Uni<Object> stored = removed.isEmpty() ? Uni.createFrom().nullItem()
-                : services.events().publish(new SessionEvent.Unsubscribed(clientId, removed));
+                : services.events().publish(new SessionEvent.Unsubscribed(clientId, connection.connectionId(), removed));
         boolean clustered = services.cluster().hasPeers();
-        Uni<Object> waitFor = connection.expiry().isDurable() || clustered ? stored : Uni.createFrom().nullItem();
+        Uni<Object> waitFor = connection.expiry().isDurable() || clustered ? stored : whenFenced(stored);
         if (!removed.isEmpty()) {
             // [MQTT-3.10.4-2] no new message for these filters after UNSUBACK, from any replica.
             Change.Unsubscribed change = new Change.Unsubscribed(clientId, connection.epoch(), removed);
@@ -148,6 +153,25 @@ final class SubscribeHandler {
                         new MqttFixedHeader(MqttMessageType.UNSUBACK, false, MqttQoS.AT_MOST_ONCE, false, 0),
                         MqttMessageIdAndPropertiesVariableHeader.from(packetId),
                         connection.mqtt5() ? new MqttUnsubAckPayload(codes) : new MqttUnsubAckPayload())),
-                f -> connection.transport().close());
+                f -> {
+                    if (HolderFenced.isCause(f)) {
+                        connection.fenced();
+                    } else {
+                        connection.transport().close();
+                    }
+                });
+    }
+
+    /**
+     * A session that is not durable acknowledges at once, without waiting for the write; if PostgreSQL refuses it
+     * later (the session is another connection's), the connection still closes.
+     */
+    private Uni<Object> whenFenced(Uni<Object> stored) {
+        stored.subscribe().with(v -> { }, f -> {
+            if (HolderFenced.isCause(f)) {
+                connection.fenced();
+            }
+        });
+        return Uni.createFrom().nullItem();
     }
 }

@@ -1,8 +1,11 @@
 package dev.tether.store;
 
 import dev.tether.config.StoreConfig;
+import dev.tether.events.HolderFenced;
 import dev.tether.events.PendingEvent;
 import dev.tether.events.SessionEvent;
+import dev.tether.events.SessionEvent.HolderEvent;
+import dev.tether.events.SessionEvent.MessagesQueued;
 import dev.tether.events.SessionEvents;
 import dev.tether.events.SessionOpened;
 import io.quarkus.runtime.ShutdownEvent;
@@ -15,14 +18,19 @@ import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
+import java.util.IdentityHashMap;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Flow;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.Stream;
 import org.jboss.logging.Logger;
 
 /**
@@ -46,6 +54,12 @@ public class Reconciler implements Flow.Subscriber<PendingEvent> {
     private final AtomicLong eventsWritten = new AtomicLong();
     private final AtomicLong retries = new AtomicLong();
     private final AtomicLong eventsFailed = new AtomicLong();
+    private final Map<String, AtomicLong> fencedWrites = new ConcurrentHashMap<>();
+
+    /** The kinds of event PostgreSQL may refuse by fencing: the holder events, and a message with its receipt. */
+    public static final List<String> FENCED_KINDS = Stream.concat(
+                    Arrays.stream(HolderEvent.class.getPermittedSubclasses()), Stream.of(MessagesQueued.class))
+            .map(Class::getSimpleName).toList();
     private final Clock clock;
     private Flow.Subscription subscription;
     private boolean writing;
@@ -145,12 +159,14 @@ public class Reconciler implements Flow.Subscriber<PendingEvent> {
                 .invoke(results -> {
                     transactions.incrementAndGet();
                     eventsWritten.addAndGet(batch.size());
+                    Map<PendingEvent, Object> outcomes = new IdentityHashMap<>();
                     for (int i = 0; i < written.size(); i++) {
-                        if (!written.get(i).committed().complete(results.get(i))) {
-                            committedAfterCancel(written.get(i).event(), results.get(i));
-                        }
+                        outcomes.put(written.get(i), results.get(i));
+                        settle(written.get(i), results.get(i));
                     }
-                    order.superseded().forEach(p -> p.committed().complete(null));
+                    // A superseded event shares the outcome of the acknowledgement that superseded it.
+                    order.supersededBy().forEach((p, by) ->
+                            settle(p, outcomes.get(by) == SessionWriter.FENCED ? SessionWriter.FENCED : null));
                 })
                 .replaceWithVoid()
                 .onFailure().recoverWithUni(failure -> {
@@ -190,6 +206,22 @@ public class Reconciler implements Flow.Subscriber<PendingEvent> {
     }
 
     /**
+     * Completes a committed event's future with its result. An event PostgreSQL refused by fencing
+     * ({@link SessionWriter#FENCED}) fails with {@link HolderFenced} instead: the transaction committed, so this is
+     * neither retried nor counted as a failed event, but counted in {@link #fencedWrites}.
+     */
+    private void settle(PendingEvent p, Object result) {
+        if (result == SessionWriter.FENCED) {
+            String kind = p.event().getClass().getSimpleName();
+            fencedWrites.computeIfAbsent(kind, k -> new AtomicLong()).incrementAndGet();
+            LOG.debugf("%s refused: the session no longer names its connection", describe(p.event()));
+            p.committed().completeExceptionally(new HolderFenced(p.event()));
+        } else if (!p.committed().complete(result)) {
+            committedAfterCancel(p.event(), result);
+        }
+    }
+
+    /**
      * An event was written although its publisher had cancelled it meanwhile. A {@code SessionOpening} whose
      * CONNECT was refused (it waited too long) is closed at once, like any connection that ended: the row must
      * not stay connected with nobody holding it.
@@ -210,6 +242,15 @@ public class Reconciler implements Flow.Subscriber<PendingEvent> {
     /** Attempts repeated after a failure, since start. */
     public long retries() {
         return retries.get();
+    }
+
+    /**
+     * Events of {@code kind} (a {@link SessionEvent} simple name, see {@link #FENCED_KINDS}) that PostgreSQL refused
+     * because their session row no longer named their connection, since start (their connections were closed).
+     */
+    public long fencedWrites(String kind) {
+        AtomicLong n = fencedWrites.get(kind);
+        return n == null ? 0 : n.get();
     }
 
     /** Events given up after repeated failures, since start (their clients were closed). */

@@ -6,6 +6,7 @@ import dev.tether.delivery.MessageRouter;
 import dev.tether.delivery.QueuedMessage;
 import dev.tether.delivery.StoredOutboundMessage;
 import dev.tether.events.SessionEvent;
+import dev.tether.events.SessionEvent.HolderEvent;
 import dev.tether.events.SessionEvent.InboundQos2Received;
 import dev.tether.events.SessionEvent.InboundQos2Released;
 import dev.tether.events.SessionEvent.MessageAcknowledged;
@@ -40,8 +41,10 @@ import java.time.OffsetDateTime;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -95,19 +98,13 @@ public class SessionWriter {
         } else if (first instanceof MessageSent) {
             return sent(tx, cast(run));
         } else if (first instanceof MessageReleased) {
-            return oneStatement(tx, "UPDATE queued_messages SET state = 'released' WHERE message_id = ANY($1)", run,
-                    Tuple.of(messageIds(run)));
+            return released(tx, cast(run));
         } else if (first instanceof MessageAcknowledged) {
-            return oneStatement(tx, "DELETE FROM queued_messages WHERE message_id = ANY($1)", run,
-                    Tuple.of(messageIds(run)));
+            return acknowledged(tx, cast(run));
         } else if (first instanceof InboundQos2Received) {
-            return batch(tx, "INSERT INTO inbound_qos2_messages (client_id, packet_id) "
-                            + "SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM sessions WHERE client_id = $1) "
-                            + "ON CONFLICT DO NOTHING",
-                    run, e -> Tuple.of(e.clientId(), ((InboundQos2Received) e).packetId()));
+            return inboundReceived(tx, cast(run));
         } else if (first instanceof InboundQos2Released) {
-            return batch(tx, "DELETE FROM inbound_qos2_messages WHERE client_id = $1 AND packet_id = $2",
-                    run, e -> Tuple.of(e.clientId(), ((InboundQos2Released) e).packetId()));
+            return inboundReleased(tx, cast(run));
         } else if (first instanceof RetainedChanged) {
             return retained(tx, cast(run));
         } else if (first instanceof SessionTakenOver) {
@@ -125,36 +122,103 @@ public class SessionWriter {
         return new ArrayList<>(Arrays.asList(new Object[n]));
     }
 
-    private Uni<List<Object>> batch(SqlConnection tx, String sql, List<SessionEvent> run,
-                                    java.util.function.Function<SessionEvent, Tuple> params) {
-        List<Tuple> tuples = run.stream().map(params).toList();
-        return tx.preparedQuery(sql).executeBatch(tuples).replaceWith(nulls(run.size()));
+    /**
+     * The result of a holder event ({@link HolderEvent}) that PostgreSQL refused: its session row no longer names its
+     * connection (another connection holds the session, or it ended). Nothing of the event was written.
+     */
+    public static final Object FENCED = Refusal.FENCED;
+
+    private enum Refusal { FENCED }
+
+    /**
+     * The common part of every holder statement: {@code e}, the run's events with their 1-based position {@code ord}
+     * (defined by each statement with {@code unnest(...) WITH ORDINALITY}), and {@code holder}, those whose session row
+     * still names their connection. Each statement writes through {@code holder} only and returns its {@code ord}s.
+     */
+    private static final String HOLDER = "holder AS (SELECT e.* FROM e JOIN sessions s "
+            + "ON s.client_id = e.client_id AND s.connection_id = e.connection_id) ";
+
+    /**
+     * Runs one holder statement for a run of {@code n} events; it returns the {@code ord} of each event written. The
+     * result of the others is {@link #FENCED}, of the written ones {@code null}.
+     */
+    private static Uni<List<Object>> holderStatement(SqlConnection tx, String sql, int n, Tuple params) {
+        return tx.preparedQuery(sql).execute(params).map(rows -> {
+            List<Object> out = new ArrayList<>(Collections.nCopies(n, FENCED));
+            for (Row r : rows) {
+                out.set((int) (r.getLong(0) - 1), null);
+            }
+            return out;
+        });
     }
 
-    /** One statement for the whole run, its parameters arrays with one element per event. */
-    private static Uni<List<Object>> oneStatement(SqlConnection tx, String sql, List<?> run, Tuple params) {
-        return tx.preparedQuery(sql).execute(params).replaceWith(nulls(run.size()));
+    private static String[] clientIdsOf(List<? extends HolderEvent> run) {
+        return run.stream().map(HolderEvent::clientId).toArray(String[]::new);
     }
 
-    private static Long[] messageIds(List<SessionEvent> run) {
-        Long[] ids = new Long[run.size()];
-        for (int i = 0; i < ids.length; i++) {
-            SessionEvent e = run.get(i);
-            ids[i] = e instanceof MessageReleased r ? r.messageId() : ((MessageAcknowledged) e).messageId();
-        }
-        return ids;
+    private static UUID[] connectionIdsOf(List<? extends HolderEvent> run) {
+        return run.stream().map(HolderEvent::connectionId).toArray(UUID[]::new);
     }
+
+    // ---- messages to the client: sent, released, acknowledged ------------------------------------
 
     private static Uni<List<Object>> sent(SqlConnection tx, List<MessageSent> run) {
-        Long[] ids = new Long[run.size()];
-        Integer[] packetIds = new Integer[run.size()];
-        for (int i = 0; i < ids.length; i++) {
-            ids[i] = run.get(i).messageId();
-            packetIds[i] = run.get(i).packetId();
-        }
-        return oneStatement(tx, "UPDATE queued_messages q SET state = 'sent', packet_id = s.packet_id "
-                + "FROM unnest($1::bigint[], $2::integer[]) AS s (message_id, packet_id) "
-                + "WHERE q.message_id = s.message_id", run, Tuple.of(ids, packetIds));
+        Long[] ids = run.stream().map(MessageSent::messageId).toArray(Long[]::new);
+        Integer[] packetIds = run.stream().map(MessageSent::packetId).toArray(Integer[]::new);
+        return holderStatement(tx, "WITH e AS (SELECT * FROM unnest($1::text[], $2::uuid[], $3::bigint[], "
+                + "$4::integer[]) WITH ORDINALITY AS e (client_id, connection_id, message_id, packet_id, ord)), "
+                + HOLDER + ", "
+                + "sent AS (UPDATE queued_messages q SET state = 'sent', packet_id = h.packet_id FROM holder h "
+                + "WHERE q.message_id = h.message_id AND q.client_id = h.client_id) "
+                + "SELECT ord FROM holder", run.size(),
+                Tuple.of(clientIdsOf(run), connectionIdsOf(run), ids, packetIds));
+    }
+
+    private static Uni<List<Object>> released(SqlConnection tx, List<MessageReleased> run) {
+        Long[] ids = run.stream().map(MessageReleased::messageId).toArray(Long[]::new);
+        return holderStatement(tx, "WITH e AS (SELECT * FROM unnest($1::text[], $2::uuid[], $3::bigint[]) "
+                + "WITH ORDINALITY AS e (client_id, connection_id, message_id, ord)), "
+                + HOLDER + ", "
+                + "released AS (UPDATE queued_messages q SET state = 'released' FROM holder h "
+                + "WHERE q.message_id = h.message_id AND q.client_id = h.client_id) "
+                + "SELECT ord FROM holder", run.size(), Tuple.of(clientIdsOf(run), connectionIdsOf(run), ids));
+    }
+
+    /**
+     * A message already gone (e.g. deleted by the expiry job) is no refusal: only a session row that does not name
+     * the connection is.
+     */
+    private static Uni<List<Object>> acknowledged(SqlConnection tx, List<MessageAcknowledged> run) {
+        Long[] ids = run.stream().map(MessageAcknowledged::messageId).toArray(Long[]::new);
+        return holderStatement(tx, "WITH e AS (SELECT * FROM unnest($1::text[], $2::uuid[], $3::bigint[]) "
+                + "WITH ORDINALITY AS e (client_id, connection_id, message_id, ord)), "
+                + HOLDER + ", "
+                + "acknowledged AS (DELETE FROM queued_messages q USING holder h "
+                + "WHERE q.message_id = h.message_id AND q.client_id = h.client_id) "
+                + "SELECT ord FROM holder", run.size(), Tuple.of(clientIdsOf(run), connectionIdsOf(run), ids));
+    }
+
+    // ---- QoS 2 from the client: received, released ------------------------------------------------
+
+    /** Also the receipts of {@link MessagesQueued}: the statement is the same. */
+    private static Uni<List<Object>> inboundReceived(SqlConnection tx, List<InboundQos2Received> run) {
+        Integer[] packetIds = run.stream().map(InboundQos2Received::packetId).toArray(Integer[]::new);
+        return holderStatement(tx, "WITH e AS (SELECT * FROM unnest($1::text[], $2::uuid[], $3::integer[]) "
+                + "WITH ORDINALITY AS e (client_id, connection_id, packet_id, ord)), "
+                + HOLDER + ", "
+                + "received AS (INSERT INTO inbound_qos2_messages (client_id, packet_id) "
+                + "SELECT DISTINCT client_id, packet_id FROM holder ON CONFLICT DO NOTHING) "
+                + "SELECT ord FROM holder", run.size(), Tuple.of(clientIdsOf(run), connectionIdsOf(run), packetIds));
+    }
+
+    private static Uni<List<Object>> inboundReleased(SqlConnection tx, List<InboundQos2Released> run) {
+        Integer[] packetIds = run.stream().map(InboundQos2Released::packetId).toArray(Integer[]::new);
+        return holderStatement(tx, "WITH e AS (SELECT * FROM unnest($1::text[], $2::uuid[], $3::integer[]) "
+                + "WITH ORDINALITY AS e (client_id, connection_id, packet_id, ord)), "
+                + HOLDER + ", "
+                + "released AS (DELETE FROM inbound_qos2_messages m USING holder h "
+                + "WHERE m.client_id = h.client_id AND m.packet_id = h.packet_id) "
+                + "SELECT ord FROM holder", run.size(), Tuple.of(clientIdsOf(run), connectionIdsOf(run), packetIds));
     }
 
     // ---- CONNECT -------------------------------------------------------------------------------
@@ -459,40 +523,68 @@ public class SessionWriter {
 
     // ---- subscriptions ---------------------------------------------------------------------------
 
-    private Uni<List<Object>> subscribed(SqlConnection tx, List<Subscribed> run) {
-        List<Tuple> tuples = new ArrayList<>();
-        for (Subscribed e : run) {
-            for (Subscription s : e.subscriptions()) {
-                tuples.add(Tuple.tuple().addString(s.clientId()).addString(s.topicFilter()).addShort((short) s.qos())
-                        .addBoolean(s.noLocal()).addBoolean(s.retainAsPublished()).addShort((short) s.retainHandling())
-                        .addInteger(s.subscriptionIdentifier() == 0 ? null : s.subscriptionIdentifier()));
+    /**
+     * One statement for the run (a client appears once per run: Reconciler.runs). A filter repeated in one SUBSCRIBE
+     * counts once, its last options winning, as the Server replaces an existing subscription [MQTT-3.8.4-3].
+     */
+    private static Uni<List<Object>> subscribed(SqlConnection tx, List<Subscribed> run) {
+        List<Long> ords = new ArrayList<>();
+        List<Subscription> subscriptions = new ArrayList<>();
+        for (int i = 0; i < run.size(); i++) {
+            Map<String, Subscription> byFilter = new LinkedHashMap<>();
+            for (Subscription s : run.get(i).subscriptions()) {
+                byFilter.remove(s.topicFilter());
+                byFilter.put(s.topicFilter(), s);
+            }
+            for (Subscription s : byFilter.values()) {
+                ords.add(i + 1L);
+                subscriptions.add(s);
             }
         }
-        if (tuples.isEmpty()) {
-            return Uni.createFrom().item(nulls(run.size()));
-        }
-        return tx.preparedQuery("INSERT INTO subscriptions (client_id, topic_filter, qos, no_local, retain_as_published, "
-                        + "retain_handling, subscription_identifier) "
-                        + "SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM sessions WHERE client_id = $1) "
-                        + "ON CONFLICT (client_id, topic_filter) DO UPDATE SET qos = EXCLUDED.qos, "
-                        + "no_local = EXCLUDED.no_local, retain_as_published = EXCLUDED.retain_as_published, "
-                        + "retain_handling = EXCLUDED.retain_handling, "
-                        + "subscription_identifier = EXCLUDED.subscription_identifier, subscribed_at = now()")
-                .executeBatch(tuples).replaceWith(nulls(run.size()));
+        Tuple params = Tuple.tuple().addArrayOfString(clientIdsOf(run)).addArrayOfUUID(connectionIdsOf(run))
+                .addArrayOfLong(ords.toArray(Long[]::new))
+                .addArrayOfString(subscriptions.stream().map(Subscription::topicFilter).toArray(String[]::new))
+                .addArrayOfShort(subscriptions.stream().map(s -> (short) s.qos()).toArray(Short[]::new))
+                .addArrayOfBoolean(subscriptions.stream().map(Subscription::noLocal).toArray(Boolean[]::new))
+                .addArrayOfBoolean(subscriptions.stream().map(Subscription::retainAsPublished).toArray(Boolean[]::new))
+                .addArrayOfShort(subscriptions.stream().map(s -> (short) s.retainHandling()).toArray(Short[]::new))
+                .addArrayOfInteger(subscriptions.stream()
+                        .map(s -> s.subscriptionIdentifier() == 0 ? null : s.subscriptionIdentifier())
+                        .toArray(Integer[]::new));
+        return holderStatement(tx, "WITH e AS (SELECT * FROM unnest($1::text[], $2::uuid[]) "
+                + "WITH ORDINALITY AS e (client_id, connection_id, ord)), "
+                + HOLDER + ", "
+                + "input AS (SELECT * FROM unnest($3::bigint[], $4::text[], $5::smallint[], $6::boolean[], "
+                + "$7::boolean[], $8::smallint[], $9::integer[]) AS i (ord, topic_filter, qos, no_local, "
+                + "retain_as_published, retain_handling, subscription_identifier)), "
+                + "subscribed AS (INSERT INTO subscriptions (client_id, topic_filter, qos, no_local, "
+                + "retain_as_published, retain_handling, subscription_identifier) "
+                + "SELECT h.client_id, i.topic_filter, i.qos, i.no_local, i.retain_as_published, i.retain_handling, "
+                + "i.subscription_identifier FROM input i JOIN holder h ON h.ord = i.ord "
+                + "ON CONFLICT (client_id, topic_filter) DO UPDATE SET qos = EXCLUDED.qos, "
+                + "no_local = EXCLUDED.no_local, retain_as_published = EXCLUDED.retain_as_published, "
+                + "retain_handling = EXCLUDED.retain_handling, "
+                + "subscription_identifier = EXCLUDED.subscription_identifier, subscribed_at = now()) "
+                + "SELECT ord FROM holder", run.size(), params);
     }
 
-    private Uni<List<Object>> unsubscribed(SqlConnection tx, List<Unsubscribed> run) {
-        List<Tuple> tuples = new ArrayList<>();
-        for (Unsubscribed e : run) {
-            for (String f : e.topicFilters()) {
-                tuples.add(Tuple.of(e.clientId(), f));
+    private static Uni<List<Object>> unsubscribed(SqlConnection tx, List<Unsubscribed> run) {
+        List<Long> ords = new ArrayList<>();
+        List<String> filters = new ArrayList<>();
+        for (int i = 0; i < run.size(); i++) {
+            for (String f : run.get(i).topicFilters()) {
+                ords.add(i + 1L);
+                filters.add(f);
             }
         }
-        if (tuples.isEmpty()) {
-            return Uni.createFrom().item(nulls(run.size()));
-        }
-        return tx.preparedQuery("DELETE FROM subscriptions WHERE client_id = $1 AND topic_filter = $2")
-                .executeBatch(tuples).replaceWith(nulls(run.size()));
+        return holderStatement(tx, "WITH e AS (SELECT * FROM unnest($1::text[], $2::uuid[]) "
+                + "WITH ORDINALITY AS e (client_id, connection_id, ord)), "
+                + HOLDER + ", "
+                + "input AS (SELECT * FROM unnest($3::bigint[], $4::text[]) AS i (ord, topic_filter)), "
+                + "unsubscribed AS (DELETE FROM subscriptions s USING input i JOIN holder h ON h.ord = i.ord "
+                + "WHERE s.client_id = h.client_id AND s.topic_filter = i.topic_filter) "
+                + "SELECT ord FROM holder", run.size(), Tuple.of(clientIdsOf(run), connectionIdsOf(run),
+                ords.toArray(Long[]::new), filters.toArray(String[]::new)));
     }
 
     // ---- messages --------------------------------------------------------------------------------
@@ -502,9 +594,31 @@ public class SessionWriter {
      * while it has room under {@code max-queued-messages} (counted once per session, not per copy; a never-sent
      * message whose expiry passed takes no room: it will not be delivered, and the expiry job deletes it).
      * Returns per event the message ids of its copies, {@link MessageRouter#QUEUE_FULL} for a copy not queued
-     * for lack of room, {@link MessageRouter#NO_SESSION} for a copy whose session has no row (it ended).
+     * for lack of room, {@link MessageRouter#NO_SESSION} for a copy whose session has no row (it ended), and
+     * {@link #FENCED} for an event whose receipt was refused (its copies are not inserted).
      */
     private Uni<List<Object>> queued(SqlConnection tx, List<MessagesQueued> run) {
+        return receipts(tx, run).chain(fenced -> {
+            List<MessagesQueued> accepted = new ArrayList<>(run.size());
+            for (int i = 0; i < run.size(); i++) {
+                if (!fenced[i]) {
+                    accepted.add(run.get(i));
+                }
+            }
+            Uni<List<Object>> copies = accepted.isEmpty() ? Uni.createFrom().item(List.of()) : copies(tx, accepted);
+            return copies.map(results -> {
+                List<Object> out = new ArrayList<>(run.size());
+                int next = 0;
+                for (int i = 0; i < run.size(); i++) {
+                    out.add(fenced[i] ? FENCED : results.get(next++));
+                }
+                return out;
+            });
+        });
+    }
+
+    /** The copies of {@link #queued}, for events whose receipt (if any) was written. */
+    private Uni<List<Object>> copies(SqlConnection tx, List<MessagesQueued> run) {
         List<QueuedMessage> copies = new ArrayList<>();
         for (MessagesQueued e : run) {
             copies.addAll(e.messages());
@@ -547,7 +661,7 @@ public class SessionWriter {
             perClient.merge(q.clientId(), 1, Integer::sum);
         }
         int limit = sessionConfig.maxQueuedMessages();
-        Uni<Void> makeRoom = receipts(tx, run);
+        Uni<Void> makeRoom = Uni.createFrom().voidItem();
         if (sessionConfig.queueOverflowPolicy() == QueueOverflowPolicy.DROP_OLDEST) {
             // Room for all new copies of a session: drop its oldest never-sent messages beyond the limit (expired
             // ones take no room: the expiry job deletes them).
@@ -628,18 +742,26 @@ public class SessionWriter {
                 });
     }
 
-    /** The inbound QoS 2 Packet Identifiers that the run's messages came with, in the same transaction. */
-    private static Uni<Void> receipts(SqlConnection tx, List<MessagesQueued> run) {
+    /**
+     * Writes the inbound QoS 2 Packet Identifiers that the run's messages came with, fenced like
+     * {@link InboundQos2Received}, in the same transaction as their copies. Returns per event whether its receipt was
+     * refused (then its copies are not inserted either: the message is routed exactly when its identifier is stored).
+     */
+    private static Uni<boolean[]> receipts(SqlConnection tx, List<MessagesQueued> run) {
         List<InboundQos2Received> receipts = run.stream().flatMap(e -> e.receipt().stream()).toList();
+        boolean[] fenced = new boolean[run.size()];
         if (receipts.isEmpty()) {
-            return Uni.createFrom().voidItem();
+            return Uni.createFrom().item(fenced);
         }
-        String[] clients = receipts.stream().map(InboundQos2Received::clientId).toArray(String[]::new);
-        Integer[] packetIds = receipts.stream().map(InboundQos2Received::packetId).toArray(Integer[]::new);
-        return tx.preparedQuery("INSERT INTO inbound_qos2_messages (client_id, packet_id) "
-                        + "SELECT c.client_id, c.packet_id FROM unnest($1::text[], $2::integer[]) AS c (client_id, packet_id) "
-                        + "WHERE EXISTS (SELECT 1 FROM sessions s WHERE s.client_id = c.client_id) ON CONFLICT DO NOTHING")
-                .execute(Tuple.of(clients, packetIds)).replaceWithVoid();
+        return inboundReceived(tx, receipts).map(results -> {
+            int next = 0;
+            for (int i = 0; i < run.size(); i++) {
+                if (run.get(i).receipt().isPresent()) {
+                    fenced[i] = results.get(next++) == FENCED;
+                }
+            }
+            return fenced;
+        });
     }
 
     private Uni<List<Object>> retained(SqlConnection tx, List<RetainedChanged> run) {

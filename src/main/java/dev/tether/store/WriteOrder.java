@@ -7,9 +7,12 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
+import java.util.UUID;
 
 /**
  * How the reconciler writes one batch: which events, in which order, and which ones need no statement.
@@ -33,14 +36,21 @@ import java.util.Set;
  * client already seen; the batch is sorted by (level, kind, arrival), a stable order.
  *
  * <p>A sent or released event whose message is acknowledged later at the same level (no session event
- * of that client between them) is superseded: the acknowledgement deletes the row, so updating it first
- * would change nothing anyone can see. Superseded events commit with the batch, without a statement.
+ * of that client between them, and published by the same connection) is superseded: the acknowledgement deletes the
+ * row, so updating it first would change nothing anyone can see. Superseded events commit with the batch, without a
+ * statement, and share the outcome of the acknowledgement that superseded them: both are refused when the session
+ * no longer names their connection ({@link SessionWriter#FENCED}).
  */
-record WriteOrder(List<PendingEvent> toWrite, List<PendingEvent> superseded) {
+record WriteOrder(List<PendingEvent> toWrite, Map<PendingEvent, PendingEvent> supersededBy) {
+
+    /** The superseded events, in arrival order within their segment. */
+    List<PendingEvent> superseded() {
+        return List.copyOf(supersededBy.keySet());
+    }
 
     static WriteOrder of(List<PendingEvent> batch) {
         List<PendingEvent> toWrite = new ArrayList<>(batch.size());
-        List<PendingEvent> superseded = new ArrayList<>();
+        Map<PendingEvent, PendingEvent> superseded = new LinkedHashMap<>();
         List<Leveled> segment = new ArrayList<>();
         Map<String, Integer> levels = new HashMap<>();
         for (PendingEvent p : batch) {
@@ -82,22 +92,23 @@ record WriteOrder(List<PendingEvent> toWrite, List<PendingEvent> superseded) {
     private record Leveled(PendingEvent pending, int level, int rank, int arrival) {
     }
 
-    private record MessageAtLevel(long messageId, int level) {
+    private record MessageAtLevel(long messageId, int level, UUID connectionId) {
     }
 
-    private static void flush(List<Leveled> segment, List<PendingEvent> toWrite, List<PendingEvent> superseded) {
-        Set<MessageAtLevel> acknowledged = new HashSet<>();
+    private static void flush(List<Leveled> segment, List<PendingEvent> toWrite,
+                              Map<PendingEvent, PendingEvent> superseded) {
+        Map<MessageAtLevel, PendingEvent> acknowledged = new HashMap<>();
         for (Leveled l : segment) {
             if (l.pending().event() instanceof SessionEvent.MessageAcknowledged a) {
-                acknowledged.add(new MessageAtLevel(a.messageId(), l.level()));
+                acknowledged.put(new MessageAtLevel(a.messageId(), l.level(), a.connectionId()), l.pending());
             }
         }
         segment.sort(Comparator.comparingInt(Leveled::level).thenComparingInt(Leveled::rank)
                 .thenComparingInt(Leveled::arrival));
         for (Leveled l : segment) {
-            long updated = updatedMessage(l.pending().event());
-            if (updated != 0 && acknowledged.contains(new MessageAtLevel(updated, l.level()))) {
-                superseded.add(l.pending());
+            PendingEvent by = updatedMessage(l.pending().event(), l.level()).map(acknowledged::get).orElse(null);
+            if (by != null) {
+                superseded.put(l.pending(), by);
             } else {
                 toWrite.add(l.pending());
             }
@@ -105,12 +116,15 @@ record WriteOrder(List<PendingEvent> toWrite, List<PendingEvent> superseded) {
         segment.clear();
     }
 
-    /** The message a sent or released event updates; 0 for other events. */
-    private static long updatedMessage(SessionEvent e) {
+    /** The message a sent or released event updates, at its level and by its connection; empty for other events. */
+    private static Optional<MessageAtLevel> updatedMessage(SessionEvent e, int level) {
         if (e instanceof SessionEvent.MessageSent s) {
-            return s.messageId();
+            return Optional.of(new MessageAtLevel(s.messageId(), level, s.connectionId()));
         }
-        return e instanceof SessionEvent.MessageReleased r ? r.messageId() : 0;
+        if (e instanceof SessionEvent.MessageReleased r) {
+            return Optional.of(new MessageAtLevel(r.messageId(), level, r.connectionId()));
+        }
+        return Optional.empty();
     }
 
     private static final int MESSAGE_RANK = 10;

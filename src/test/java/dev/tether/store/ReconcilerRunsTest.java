@@ -65,8 +65,8 @@ class ReconcilerRunsTest {
 
     @Test
     void runs_whenSameClientAcknowledgesTwice_thenOneRun() {
-        SessionEvent m1 = new SessionEvent.MessageAcknowledged("a", 1);
-        SessionEvent m2 = new SessionEvent.MessageAcknowledged("a", 2);
+        SessionEvent m1 = new SessionEvent.MessageAcknowledged("a", UUID.randomUUID(), 1);
+        SessionEvent m2 = new SessionEvent.MessageAcknowledged("a", UUID.randomUUID(), 2);
         assertThat(runs(m1, m2)).containsExactly(List.of(m1, m2));
     }
 

@@ -24,17 +24,19 @@ class WriteOrderTest {
 
     private static final Instant NOW = Instant.parse("2026-01-01T00:00:00Z");
     private static final UUID INSTANCE = UUID.randomUUID();
+    /** The connection of every message event here, unless a test says otherwise. */
+    private static final UUID CONNECTION = UUID.randomUUID();
 
     private static SessionEvent sent(String client, long id) {
-        return new SessionEvent.MessageSent(client, id, (int) id);
+        return new SessionEvent.MessageSent(client, CONNECTION, id, (int) id);
     }
 
     private static SessionEvent acked(String client, long id) {
-        return new SessionEvent.MessageAcknowledged(client, id);
+        return new SessionEvent.MessageAcknowledged(client, CONNECTION, id);
     }
 
     private static SessionEvent released(String client, long id) {
-        return new SessionEvent.MessageReleased(client, id);
+        return new SessionEvent.MessageReleased(client, CONNECTION, id);
     }
 
     private static SessionEvent queued(String... clients) {
@@ -113,7 +115,7 @@ class WriteOrderTest {
         PublishedMessage m = new PublishedMessage("t", new byte[0], 2, false, MessageProperties.NONE, null, "p");
         SessionEvent open = opening("p");
         SessionEvent q = new SessionEvent.MessagesQueued(List.of(new QueuedMessage("s", m, List.of())),
-                Optional.of(new SessionEvent.InboundQos2Received("p", 7)));
+                Optional.of(new SessionEvent.InboundQos2Received("p", CONNECTION, 7)));
         SessionEvent close = closed("p");
         SessionEvent other = closed("x");
         assertThat(order(open, q, close, other)).containsExactly(open, other, q, close);
@@ -128,6 +130,22 @@ class WriteOrderTest {
         SessionEvent a1 = acked("a", 1);
         assertThat(order(s1, s2, r1, a1)).containsExactly(s2, a1);
         assertThat(superseded(s1, s2, r1, a1)).containsExactly(s1, r1);
+    }
+
+    @Test
+    void of_whenMessageAcknowledgedInSameBatch_thenSupersededEventsShareTheAcknowledgementsOutcome() {
+        List<PendingEvent> batch = batch(List.of(sent("a", 1), released("a", 1), acked("a", 1)));
+        WriteOrder w = WriteOrder.of(batch);
+        assertThat(w.supersededBy()).containsEntry(batch.get(0), batch.get(2)).containsEntry(batch.get(1), batch.get(2));
+    }
+
+    @Test
+    void of_whenAcknowledgedByAnotherConnection_thenSentStillWritten() {
+        // Each connection's write is fenced on its own connection: one cannot stand for the other.
+        SessionEvent s1 = sent("a", 1);
+        SessionEvent a1 = new SessionEvent.MessageAcknowledged("a", UUID.randomUUID(), 1);
+        assertThat(order(s1, a1)).containsExactly(s1, a1);
+        assertThat(superseded(s1, a1)).isEmpty();
     }
 
     @Test
@@ -154,7 +172,7 @@ class WriteOrderTest {
                     case 2 -> events.add(queued(c, clients[random.nextInt(clients.length)]));
                     case 3 -> events.add(sent(c, nextMessage++));
                     case 4 -> events.add(acked(c, random.nextInt((int) nextMessage) + 1));
-                    default -> events.add(new SessionEvent.Subscribed(c, List.of()));
+                    default -> events.add(new SessionEvent.Subscribed(c, CONNECTION, List.of()));
                 }
             }
             WriteOrder w = WriteOrder.of(batch(events));

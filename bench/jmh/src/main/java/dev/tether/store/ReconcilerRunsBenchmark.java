@@ -41,6 +41,7 @@ public class ReconcilerRunsBenchmark {
 
     static final int CLIENTS = 200;
     static final UUID INSTANCE = new UUID(1, 2);
+    static final UUID CONNECTION = new UUID(3, 4);
     static final Instant AT = Instant.parse("2025-01-01T00:00:00Z");
 
     @Param("512")
@@ -92,8 +93,8 @@ public class ReconcilerRunsBenchmark {
         long messageId = random.nextLong(1, 1_000_000);
         int packetId = random.nextInt(1, 65_536);
         return switch (kind) {
-            case 0 -> new SessionEvent.MessageSent(client, messageId, packetId);
-            case 1 -> new SessionEvent.MessageAcknowledged(client, messageId);
+            case 0 -> new SessionEvent.MessageSent(client, CONNECTION, messageId, packetId);
+            case 1 -> new SessionEvent.MessageAcknowledged(client, CONNECTION, messageId);
             case 2 -> {
                 PublishedMessage m = new PublishedMessage("site/1/device/2/temperature", new byte[64], 1, false,
                         null, null, client);
@@ -101,14 +102,14 @@ public class ReconcilerRunsBenchmark {
                         new QueuedMessage("client-" + random.nextInt(CLIENTS), m, List.of()),
                         new QueuedMessage("client-" + random.nextInt(CLIENTS), m, List.of())));
             }
-            case 3 -> new SessionEvent.Subscribed(client, List.of(new Subscription(client,
+            case 3 -> new SessionEvent.Subscribed(client, CONNECTION, List.of(new Subscription(client,
                     "site/" + random.nextInt(1000) + "/#", 1, false, false, 0, 0)));
-            case 4 -> new SessionEvent.SessionClosed(client, INSTANCE, AT, ExpiryInterval.ofSeconds(3600),
+            case 4 -> new SessionEvent.SessionClosed(client, INSTANCE, CONNECTION, AT, ExpiryInterval.ofSeconds(3600),
                     Optional.empty());
-            case 5 -> new SessionEvent.Unsubscribed(client, List.of("site/" + random.nextInt(1000) + "/#"));
-            case 6 -> new SessionEvent.MessageReleased(client, messageId);
-            case 7 -> new SessionEvent.InboundQos2Received(client, packetId);
-            default -> new SessionEvent.InboundQos2Released(client, packetId);
+            case 5 -> new SessionEvent.Unsubscribed(client, CONNECTION, List.of("site/" + random.nextInt(1000) + "/#"));
+            case 6 -> new SessionEvent.MessageReleased(client, CONNECTION, messageId);
+            case 7 -> new SessionEvent.InboundQos2Received(client, CONNECTION, packetId);
+            default -> new SessionEvent.InboundQos2Released(client, CONNECTION, packetId);
         };
     }
 
