@@ -68,6 +68,9 @@ public class SessionWriter {
     static final String WILL_COLUMNS = "will_delay_seconds, message_expiry_seconds, topic, payload, qos, retain, "
             + PROPERTY_COLUMNS;
 
+    /** Seed of the advisory-lock keys that serialise openings of one Client Identifier across replicas. */
+    private static final long OPENING_LOCK_SEED = 0x7e7e;
+
     private final SessionPolicy policy;
     private final SessionConfig sessionConfig;
     private final java.util.concurrent.atomic.AtomicLong droppedOldest = new java.util.concurrent.atomic.AtomicLong();
@@ -226,14 +229,21 @@ public class SessionWriter {
     private Uni<List<Object>> opening(SqlConnection tx, List<SessionOpening> run) {
         String[] ids = run.stream().map(SessionOpening::clientId).toArray(String[]::new);
         UUID self = run.get(0).instanceId();
-        // A session still marked connected on a replica that is gone (stopped, or its lease lapsed) is released first,
-        // exactly as the sweep would: disconnected at that replica's last heartbeat, its will timed from there.
-        return tx.preparedQuery(SessionRecovery.release("SELECT b.instance_id, b.heartbeat_at FROM broker_instances b "
+        // Openings of one Client Identifier on several replicas take turns, even while the session has no row for
+        // FOR UPDATE to lock: each then sees the other's committed row (and its live holder). Locks are taken in one
+        // global order, so two batches never wait for each other in a cycle.
+        return tx.preparedQuery("SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT DISTINCT "
+                        + "hashtextextended(id, " + OPENING_LOCK_SEED + ") AS k FROM unnest($1::text[]) AS id ORDER BY 1) l")
+                .execute(Tuple.of((Object) ids))
+                // A session still marked connected on a replica that is gone (stopped, or its lease lapsed) is released
+                // first, exactly as the sweep would: disconnected at that replica's last heartbeat, its will timed from
+                // there.
+                .chain(() -> tx.preparedQuery(SessionRecovery.release("SELECT b.instance_id, b.heartbeat_at FROM broker_instances b "
                                 + "WHERE b.instance_id IN (SELECT s.instance_id FROM sessions s WHERE s.client_id = ANY($1) "
                                 + "AND s.connected AND s.instance_id <> $2) "
                                 + "AND (b.stopped_at IS NOT NULL OR b.lease_expires_at <= now()) FOR NO KEY UPDATE OF b",
                         "s.client_id = ANY($1)"))
-                .execute(Tuple.of(ids, self))
+                .execute(Tuple.of(ids, self)))
                 .chain(() -> tx.preparedQuery("SELECT s.client_id, s.connected, s.expires_at, w.publish_at, s.instance_id, "
                                 + "s.connection_id, (s.connected AND s.instance_id <> $2 AND b.stopped_at IS NULL "
                                 + "AND b.lease_expires_at > now() AND s.connection_id IS DISTINCT FROM e.settled) "
