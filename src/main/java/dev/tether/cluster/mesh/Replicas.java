@@ -25,7 +25,6 @@ import io.smallrye.mutiny.Uni;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.mutiny.sqlclient.Pool;
-import io.vertx.mutiny.sqlclient.Row;
 import io.vertx.mutiny.sqlclient.Tuple;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.net.Inet4Address;
@@ -81,8 +80,10 @@ public class Replicas implements Cluster {
     private final ChangeApplier applier;
     private final Map<UUID, Peer> peers = new ConcurrentHashMap<>();
     private final Set<UUID> gone = ConcurrentHashMap.newKeySet();
-    private final Counter forwardsSent;
-    private final Counter forwardsFailed;
+    private final MeterRegistry registry;
+    /** Per peer: forwards sent, and forwards that could not be sent (link down or congested). */
+    private final Map<UUID, Counter> forwardsSent = new ConcurrentHashMap<>();
+    private final Map<UUID, Counter> forwardsFailed = new ConcurrentHashMap<>();
     private final Counter forwardsReceived;
     private final Counter forwardsNoConnection;
     private final Counter peersFenced;
@@ -110,8 +111,7 @@ public class Replicas implements Cluster {
         this.clock = clock;
         this.holders = new RemoteHolders(self);
         this.applier = new ChangeApplier(subscriptions, sessions, retained, holders);
-        this.forwardsSent = registry.counter("tether.cluster.forwards.sent");
-        this.forwardsFailed = registry.counter("tether.cluster.forwards.failed");
+        this.registry = registry;
         this.forwardsReceived = registry.counter("tether.cluster.forwards.received", "outcome", "delivered");
         this.forwardsNoConnection = registry.counter("tether.cluster.forwards.received", "outcome", "no-connection");
         this.peersFenced = registry.counter("tether.cluster.peers.fenced");
@@ -357,7 +357,9 @@ public class Replicas implements Cluster {
                            List<Integer> subscriptionIds, long messageId) {
         boolean sent = links != null && links.send(replica, FORWARD,
                 ClusterCodec.encode(new ClusterCodec.Forward(clientId, message, qos, subscriptionIds, messageId)));
-        (sent ? forwardsSent : forwardsFailed).increment();
+        (sent ? forwardsSent : forwardsFailed).computeIfAbsent(replica, peer -> registry.counter(
+                sent ? "tether.cluster.forwards.sent" : "tether.cluster.forwards.failed", "peer", peer.toString()))
+                .increment();
         return sent;
     }
 
