@@ -80,7 +80,9 @@ public final class BrokerProcess {
                 "-Dtether.mqtt.host=127.0.0.1",
                 "-Dtether.mqtt.port=" + mqttPort,
                 "-Dquarkus.http.host=127.0.0.1",
-                "-Dquarkus.http.port=" + httpPort));
+                "-Dquarkus.http.port=" + httpPort,
+                "-Dtether.cluster.port=0", // a free port: installations of one test run side by side
+                "-Dtether.cluster.advertised-host=127.0.0.1"));
         settings.forEach(s -> command.add("-D" + s));
         command.addAll(List.of("-jar", jar));
         process = new ProcessBuilder(command)

@@ -63,8 +63,12 @@ public class Replicas implements Cluster {
     private static final Duration LINK_RETRY = Duration.ofMillis(100);
     private static final Duration GONE_POLL = Duration.ofMillis(200);
 
-    /** A live replica as PostgreSQL lists it; host and port null while only its HELLO is known. */
-    private record Peer(String host, Integer port) {
+    /**
+     * A live replica as PostgreSQL lists it; host and port null while only its HELLO is known.
+     *
+     * @param sinceNanos when this replica learned of it
+     */
+    private record Peer(String host, Integer port, long sinceNanos) {
     }
 
     private final Vertx vertx;
@@ -80,6 +84,8 @@ public class Replicas implements Cluster {
     private final ChangeApplier applier;
     private final Map<UUID, Peer> peers = new ConcurrentHashMap<>();
     private final Set<UUID> gone = ConcurrentHashMap.newKeySet();
+    /** Peers being fenced, with the wait for their lease to run out. */
+    private final Map<UUID, CompletableFuture<Void>> settling = new ConcurrentHashMap<>();
     private final MeterRegistry registry;
     /** Per peer: forwards sent, and forwards that could not be sent (link down or congested). */
     private final Map<UUID, Counter> forwardsSent = new ConcurrentHashMap<>();
@@ -177,6 +183,7 @@ public class Replicas implements Cluster {
 
     /** Reads the live replicas: links new ones, forgets those gone (stopped, lease lapsed, or fenced). */
     Uni<Void> refreshPeers() {
+        long startedNanos = System.nanoTime();
         return leases.livePeers()
                 .invoke(rows -> {
                     Set<UUID> live = new HashSet<>();
@@ -184,20 +191,21 @@ public class Replicas implements Cluster {
                         UUID id = r.instanceId();
                         String host = r.advertisedHost();
                         Integer port = r.clusterPort();
-                        if (gone.contains(id)) {
-                            continue;
+                        if (gone.contains(id) || host == null || port == null) {
+                            continue; // gone, or no link address: not a replica this one can reach (nor it us)
                         }
                         live.add(id);
-                        peers.put(id, new Peer(host, port));
+                        peers.put(id, new Peer(host, port, startedNanos));
                         if (host != null && port != null) {
                             links.connect(id, host, port);
                         }
                     }
-                    for (UUID known : List.copyOf(peers.keySet())) {
-                        if (!live.contains(known) && peers.get(known) != null && peers.get(known).host() != null) {
+                    peers.forEach((known, p) -> {
+                        // Not live any more; a peer whose HELLO came after this query began is judged next time.
+                        if (!live.contains(known) && p.sinceNanos() - startedNanos < 0) {
                             peerGone(known);
                         }
-                    }
+                    });
                 })
                 .replaceWithVoid();
     }
@@ -207,7 +215,7 @@ public class Replicas implements Cluster {
         if (gone.contains(peer)) {
             return false;
         }
-        if (peers.putIfAbsent(peer, new Peer(null, null)) == null) {
+        if (peers.putIfAbsent(peer, new Peer(null, null, System.nanoTime())) == null) {
             refreshPeers().subscribe().with(v -> { }, f -> { });
         }
         return true;
@@ -327,6 +335,11 @@ public class Replicas implements Cluster {
         if (!peers.containsKey(peer)) {
             return CompletableFuture.completedFuture(null); // found gone meanwhile
         }
+        // Every change waiting for this peer shares one fencing.
+        return settling.computeIfAbsent(peer, this::fenceAndWait);
+    }
+
+    private CompletableFuture<Void> fenceAndWait(UUID peer) {
         LOG.warnf("replica %s does not answer on the link; fencing it and waiting out its lease", peer);
         return leases.fence(peer)
                 .onFailure().retry().withBackOff(GONE_POLL, Duration.ofSeconds(1)).atMost(20)
@@ -344,6 +357,7 @@ public class Replicas implements Cluster {
                     return Uni.createFrom().voidItem(); // stopped, or its lease had already run out
                 })
                 .invoke(() -> peerGone(peer))
+                .onTermination().invoke(() -> settling.remove(peer))
                 .subscribeAsCompletionStage();
     }
 
