@@ -72,6 +72,7 @@ public class BrokerLifecycle {
 
     void stop(@Observes @Priority(1) ShutdownEvent ev) {
         if (lease.isLost()) {
+            replicas.close();
             LOG.infof("stopped after losing the lease; other replicas settle this instance's sessions");
             return;
         }

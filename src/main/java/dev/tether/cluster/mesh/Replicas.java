@@ -222,7 +222,9 @@ public class Replicas implements Cluster {
     }
 
     private void peerGone(UUID peer) {
-        gone.add(peer);
+        if (!gone.add(peer)) {
+            return;
+        }
         peers.remove(peer);
         holders.dropInstance(peer);
         if (links != null) {
@@ -231,13 +233,18 @@ public class Replicas implements Cluster {
         LOG.infof("replica %s is gone", peer);
     }
 
-    /** Graceful stop: the links close (peers learn from PostgreSQL that this replica stopped). */
+    /** At shutdown, on the main thread: the links close (peers learn from PostgreSQL that this replica stopped). */
     public void close() {
         if (refreshTimer >= 0) {
             vertx.cancelTimer(refreshTimer);
         }
         if (links != null) {
-            links.close();
+            try {
+                // Called on the main thread at shutdown: the port is free again when this returns (tests restart).
+                links.close().toCompletionStage().toCompletableFuture().get(2, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (Exception e) {
+                LOG.debugf("replica links not closed cleanly: %s", e.toString());
+            }
         }
     }
 
