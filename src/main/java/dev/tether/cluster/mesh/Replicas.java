@@ -129,9 +129,6 @@ public class Replicas implements Cluster {
 
     /** Binds the link port; completes with the address peers reach this replica at, recorded by {@link #join}. */
     public Uni<Void> listen() {
-        if (config.secret().isEmpty()) {
-            LOG.info("tether.cluster.secret is not set: replica links accepted from loopback addresses only");
-        }
         links = new Links(vertx, self, config.secret(), mqtt.maxPacketSize() + 65_536, this::admitPeer);
         links.onRequest(CHANGE, (peer, body) -> {
             applier.apply(ClusterCodec.decodeChange(body));
@@ -139,9 +136,9 @@ public class Replicas implements Cluster {
         });
         links.onMessage(FORWARD, (peer, body) -> receiveForward(ClusterCodec.decodeForward(body)));
         links.onRequest(TAKEOVER, (peer, body) -> settleTakeover(ClusterCodec.decodeTakeover(body)));
+        String host = advertisedHost(config);
         return Uni.createFrom().completionStage(() -> links.listen("0.0.0.0", config.port()).toCompletionStage())
                 .invoke(port -> {
-                    String host = config.advertisedHost().orElseGet(Replicas::firstNonLoopbackAddress);
                     address.setHost(host);
                     address.setPort(port);
                     LOG.infof("replica link on port %d, advertised as %s:%d", port, host, port);
@@ -434,6 +431,29 @@ public class Replicas implements Cluster {
                                 new SessionEvent.SessionTakenOver(t.clientId(), self, clock.instant()))
                         .subscribeAsCompletionStage())
                 .thenApply(v -> Buffer.buffer());
+    }
+
+    /**
+     * How peers reach this replica: {@code tether.cluster.advertised-host}; by default the first non-loopback address
+     * when a secret is set, else loopback (without a secret only loopback peers may link, so replicas share one host).
+     * A non-loopback address without a secret fails start-up: peers could never link, and would fence each other.
+     */
+    static String advertisedHost(ClusterConfig config) {
+        boolean secret = config.secret().filter(x -> !x.isEmpty()).isPresent();
+        String host = config.advertisedHost().orElseGet(() -> secret ? firstNonLoopbackAddress() : "127.0.0.1");
+        if (!secret && !isLoopback(host)) {
+            throw new IllegalStateException("tether.cluster.advertised-host is " + host + " but tether.cluster.secret "
+                    + "is not set: replicas on other hosts need the shared secret to link (set TETHER_CLUSTER_SECRET)");
+        }
+        return host;
+    }
+
+    private static boolean isLoopback(String host) {
+        try {
+            return InetAddress.getByName(host).isLoopbackAddress();
+        } catch (Exception e) {
+            return false;
+        }
     }
 
     /** The first non-loopback IPv4 address of an interface that is up; loopback if there is none. */
