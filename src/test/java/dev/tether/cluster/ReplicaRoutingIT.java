@@ -191,6 +191,28 @@ class ReplicaRoutingIT {
                 .containsExactly("while offline 1", "while offline 2", "while offline 3"));
     }
 
+    @Test
+    void recoveryPoll_whenAStoredCopyWasNeverForwarded_thenItsClientStillGetsItOnce() throws Exception {
+        // A copy committed for a durable session whose forward was lost (here: written with SQL, as if the replica
+        // that queued it had lost its link or died right after the commit) is found by the holder's recovery poll.
+        String id = TestClients.uniqueId("lost-forward");
+        Mqtt5AsyncClient subscriber = clients.client(replicas.mqttPort(2), id);
+        List<Received> inbox = ClusterClients.inbox(subscriber);
+        subscriber.connectWith().cleanStart(true).sessionExpiryInterval(SESSION_EXPIRY).send()
+                .get(10, TimeUnit.SECONDS);
+        replicas.sql().update("INSERT INTO queued_messages (client_id, topic, payload, qos) "
+                + "VALUES (?, 'lost/forward', convert_to('never forwarded', 'UTF8'), 1)", id);
+
+        await().atMost(Duration.ofSeconds(15)).untilAsserted(() -> assertThat(ClusterClients.payloads(inbox))
+                .as("a stored message no forward brought, delivered by R2's recovery poll")
+                .containsExactly("never forwarded"));
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(replicas.sql().rows(
+                        "SELECT 1 FROM queued_messages WHERE client_id = ?", id))
+                .as("queued rows of %s once the client acknowledged the recovered message", id).isEmpty());
+        await().during(Duration.ofSeconds(5)).atMost(Duration.ofSeconds(6)).untilAsserted(() ->
+                assertThat(ClusterClients.payloads(inbox)).as("deliveries of the recovered message").hasSize(1));
+    }
+
     private Mqtt5AsyncClient connected(int replica, String prefix, long sessionExpiry) throws Exception {
         Mqtt5AsyncClient c = clients.client(replicas.mqttPort(replica), TestClients.uniqueId(prefix));
         c.connectWith().cleanStart(true).sessionExpiryInterval(sessionExpiry).send().get(10, TimeUnit.SECONDS);
