@@ -5,18 +5,10 @@ import dev.tether.delivery.ClientConnection;
 import dev.tether.delivery.StoredOutboundMessage;
 import dev.tether.delivery.WillPublisher;
 import dev.tether.events.HolderFenced;
-import dev.tether.events.PendingEvent;
 import dev.tether.events.SessionEvent;
-import dev.tether.events.SessionEvents;
-import dev.tether.events.SessionOpened;
-import dev.tether.protocol.ConnectReasonCode;
 import dev.tether.protocol.DisconnectReasonCode;
 import dev.tether.protocol.ProtocolVersion;
 import dev.tether.protocol.PublishedMessage;
-import dev.tether.routing.Subscription;
-import dev.tether.routing.TopicNames;
-import dev.tether.session.ConnectDecision;
-import dev.tether.session.ConnectRequest;
 import dev.tether.session.DisconnectDecision;
 import dev.tether.session.ExpiryInterval;
 import dev.tether.session.SessionRules;
@@ -25,19 +17,14 @@ import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.TooLongFrameException;
 import io.netty.handler.codec.mqtt.MqttConnAckMessage;
 import io.netty.handler.codec.mqtt.MqttConnectMessage;
-import io.netty.handler.codec.mqtt.MqttConnectReturnCode;
 import io.netty.handler.codec.mqtt.MqttFixedHeader;
-import io.netty.handler.codec.mqtt.MqttIdentifierRejectedException;
 import io.netty.handler.codec.mqtt.MqttMessage;
-import io.netty.handler.codec.mqtt.MqttMessageBuilders;
 import io.netty.handler.codec.mqtt.MqttMessageType;
-import io.netty.handler.codec.mqtt.MqttProperties;
 import io.netty.handler.codec.mqtt.MqttProperties.MqttPropertyType;
 import io.netty.handler.codec.mqtt.MqttPublishMessage;
 import io.netty.handler.codec.mqtt.MqttQoS;
 import io.netty.handler.codec.mqtt.MqttReasonCodeAndPropertiesVariableHeader;
 import io.netty.handler.codec.mqtt.MqttSubscribeMessage;
-import io.netty.handler.codec.mqtt.MqttUnacceptableProtocolVersionException;
 import io.netty.handler.codec.mqtt.MqttUnsubscribeMessage;
 import io.netty.buffer.Unpooled;
 import io.netty.util.ReferenceCountUtil;
@@ -58,10 +45,10 @@ import org.jboss.logging.Logger;
  * One client's MQTT connection: the packet state machine of MQTT 3.1.1 and 5.0 over a transport (TCP socket or, later, WebSocket)
  * that already decodes MQTT packets. Owned by one Vert.x event loop: every method except
  * {@link #deliver}, {@link #takeOver} and {@link #sessionEnded} (which hop onto it) runs on {@link #context}.
- * The connection keeps the CONNECT handshake, the session's hold (takeover, DISCONNECT, close) and keep-alive, and
- * hands the other packets to its parts, which run on the same event loop: {@link InboundPublishes} (PUBLISH and
- * PUBREL from the client), {@link OutboundDelivery} (messages to the client and their acknowledgements) and
- * {@link SubscribeHandler} (SUBSCRIBE and UNSUBSCRIBE).
+ * The connection keeps its phases, the session's hold (takeover, DISCONNECT, close) and keep-alive, and hands the
+ * other packets to its parts, which run on the same event loop: {@link ConnectHandshake} (CONNECT, until CONNACK),
+ * {@link InboundPublishes} (PUBLISH and PUBREL from the client), {@link OutboundDelivery} (messages to the
+ * client and their acknowledgements) and {@link SubscribeHandler} (SUBSCRIBE and UNSUBSCRIBE).
  */
 final class MqttConnection implements ClientConnection {
 
@@ -71,8 +58,6 @@ final class MqttConnection implements ClientConnection {
     private static final int MAX_HELD_BEFORE_CONNACK = 64;
     /** How long a server-sent DISCONNECT waits for the client to close before Tether closes. */
     private static final long DISCONNECT_GRACE_MILLIS = 500;
-    /** Openings of one CONNECT at most, each after taking over a connection that held the session on another replica. */
-    private static final int MAX_OPEN_ATTEMPTS = 5;
 
     private enum Phase { AWAITING_CONNECT, CONNECTING, CONNECTED, CLOSED }
 
@@ -87,6 +72,8 @@ final class MqttConnection implements ClientConnection {
     private final InboundPublishes inbound = new InboundPublishes(this);
     /** Messages to the client and its acknowledgements of them. */
     private final OutboundDelivery outbound = new OutboundDelivery(this);
+    /** CONNECT, until CONNACK. */
+    private final ConnectHandshake handshake;
     /** SUBSCRIBE and UNSUBSCRIBE, created on first use (a client that only publishes never needs it). */
     private SubscribeHandler subscribeHandler;
     private ProtocolVersion version = ProtocolVersion.MQTT_5;
@@ -99,10 +86,6 @@ final class MqttConnection implements ClientConnection {
     private final UUID connectionId = UUID.randomUUID();
     /** The session's {@code sessions.epoch} for this connection, once its opening is committed. */
     private volatile long epoch;
-    /** This connection's SessionOpening once published, cancelled if the CONNECT is refused. */
-    private PendingEvent opening;
-    /** The old session's subscriptions removed by Clean Start 1, put back if the CONNECT is refused. */
-    private List<Subscription> discardedSubscriptions;
     /** This connection's hold on the session has ended (closed, DISCONNECT, taken over or refused). */
     private boolean ended;
     /**
@@ -116,16 +99,13 @@ final class MqttConnection implements ClientConnection {
     private boolean paused;
     /** A DISCONNECT was sent: inbound packets are ignored until the connection closes. */
     private boolean disconnecting;
-    /** Client's wishes from CONNECT (MQTT 5); its limits are kept by {@link OutboundDelivery}. */
-    private boolean keepAliveAnnounced;
-    private int keepAliveSeconds;
-    private String responseInformation;
 
     MqttConnection(MqttTransport transport, Context context, BrokerServices services, WillPublisher wills) {
         this.transport = transport;
         this.context = context;
         this.services = services;
         this.wills = wills;
+        this.handshake = new ConnectHandshake(this, inbound, outbound, wills);
         this.connectTimer = context.owner().setTimer(services.mqtt().connectTimeout().toMillis(), t -> {
             if (phase == Phase.AWAITING_CONNECT) {
                 transport.close();
@@ -161,6 +141,37 @@ final class MqttConnection implements ClientConnection {
         return phase == Phase.CONNECTED;
     }
 
+    Context context() {
+        return context;
+    }
+
+    ProtocolVersion version() {
+        return version;
+    }
+
+    Will will() {
+        return will;
+    }
+
+    /** The CONNECT was valid and CONNACK has not gone out; the connection has not closed. */
+    boolean isConnecting() {
+        return phase == Phase.CONNECTING;
+    }
+
+    boolean isClosed() {
+        return phase == Phase.CLOSED;
+    }
+
+    /** A newer connection took the session over (or PostgreSQL fenced this one): nothing more goes out. */
+    boolean isTakenOver() {
+        return takenOver;
+    }
+
+    /** This connection's hold on the session has ended. */
+    boolean hasEnded() {
+        return ended;
+    }
+
     // ---- inbound ---------------------------------------------------------------------------------
 
     void onMessage(Object o) {
@@ -180,7 +191,8 @@ final class MqttConnection implements ClientConnection {
             switch (phase) {
                 case AWAITING_CONNECT -> {
                     if (m instanceof MqttConnectMessage c) {
-                        onConnect(c);
+                        context.owner().cancelTimer(connectTimer);
+                        handshake.onConnect(c);
                     } else {
                         // [MQTT-3.1.0-1] the first packet must be CONNECT.
                         transport.close();
@@ -216,15 +228,7 @@ final class MqttConnection implements ClientConnection {
     private void onDecodeFailure(Throwable cause) {
         LOG.debugf("malformed packet from %s: %s", clientId, cause.toString());
         if (phase == Phase.AWAITING_CONNECT) {
-            if (cause instanceof MqttUnacceptableProtocolVersionException) {
-                refuse(ConnectReasonCode.UNSUPPORTED_PROTOCOL_VERSION);
-            } else if (cause instanceof MqttIdentifierRejectedException) {
-                refuse(ConnectReasonCode.CLIENT_IDENTIFIER_NOT_VALID);
-            } else if (cause instanceof TooLongFrameException) {
-                refuse(ConnectReasonCode.PACKET_TOO_LARGE);
-            } else {
-                refuse(ConnectReasonCode.MALFORMED_PACKET);
-            }
+            handshake.onUndecodableConnect(cause);
             return;
         }
         boolean tooLarge = cause instanceof TooLongFrameException
@@ -257,250 +261,40 @@ final class MqttConnection implements ClientConnection {
         return subscribeHandler;
     }
 
-    // ---- CONNECT ---------------------------------------------------------------------------------
+    // ---- CONNECT (the handshake itself is ConnectHandshake's) ---------------------------------------
 
-    private void onConnect(MqttConnectMessage c) {
-        context.owner().cancelTimer(connectTimer);
-        var header = c.variableHeader();
-        var payload = c.payload();
-        if (header.version() != 4 && header.version() != 5) {
-            version = ProtocolVersion.MQTT_3_1_1;
-            refuse(ConnectReasonCode.UNSUPPORTED_PROTOCOL_VERSION);
-            return;
-        }
-        version = header.version() == 5 ? ProtocolVersion.MQTT_5 : ProtocolVersion.MQTT_3_1_1;
-        MqttProperties props = mqtt5() ? header.properties() : MqttProperties.NO_PROPERTIES;
-        if (transport.connectHadDuplicateProperty()) {
-            refuse(ConnectReasonCode.PROTOCOL_ERROR); // e.g. Session Expiry Interval sent twice
-            return;
-        }
-        boolean cleanStart = header.isCleanSession();
-        String id = payload.clientIdentifier() == null ? "" : payload.clientIdentifier();
-        boolean assigned = false;
-        if (id.isEmpty()) {
-            if (!mqtt5() && !cleanStart) {
-                refuse(ConnectReasonCode.CLIENT_IDENTIFIER_NOT_VALID); // [MQTT-3.1.3-8]
-                return;
-            }
-            id = "tether-" + UUID.randomUUID(); // [MQTT-3.1.3-6] the server assigns one
-            assigned = mqtt5();
-        }
-        if (id.length() > services.mqtt().maxClientIdLength()) {
-            refuse(ConnectReasonCode.CLIENT_IDENTIFIER_NOT_VALID);
-            return;
-        }
-        if (mqtt5() && props.getProperty(MqttPropertyType.AUTHENTICATION_METHOD.value()) != null) {
-            refuse(ConnectReasonCode.BAD_AUTHENTICATION_METHOD);
-            return;
-        }
-        long receiveMaximum = NettyPackets.unsignedInt(props, MqttPropertyType.RECEIVE_MAXIMUM).orElse(65535L);
-        if (receiveMaximum == 0) {
-            refuse(ConnectReasonCode.PROTOCOL_ERROR);
-            return;
-        }
-        outbound.receiveMaximum((int) receiveMaximum);
-        long clientMaxPacketSize = NettyPackets.unsignedInt(props, MqttPropertyType.MAXIMUM_PACKET_SIZE).orElse(Long.MAX_VALUE);
-        outbound.clientMaxPacketSize(clientMaxPacketSize);
-        if (clientMaxPacketSize == 0) {
-            refuse(ConnectReasonCode.PROTOCOL_ERROR);
-            return;
-        }
-        outbound.clientTopicAliasMaximum(
-                NettyPackets.unsignedInt(props, MqttPropertyType.TOPIC_ALIAS_MAXIMUM).orElse(0L).intValue());
-        // Request Problem Information needs nothing here: Tether sends Reason Strings on CONNACK and DISCONNECT
-        // only, which a client asking for none still allows [MQTT-3.1.2-29].
-        boolean requestResponseInformation = NettyPackets.unsignedInt(props,
-                MqttPropertyType.REQUEST_RESPONSE_INFORMATION).orElse(0L) == 1;
-        if (header.isWillFlag()) {
-            MqttProperties wp = mqtt5() ? payload.willProperties() : MqttProperties.NO_PROPERTIES;
-            will = new Will(payload.willTopic(), payload.willMessageInBytes(), header.willQos(), header.isWillRetain(),
-                    NettyPackets.unsignedInt(wp, MqttPropertyType.WILL_DELAY_INTERVAL).orElse(0L),
-                    NettyPackets.unsignedInt(wp, MqttPropertyType.PUBLICATION_EXPIRY_INTERVAL).orElse(null),
-                    mqtt5() ? NettyPackets.messageProperties(wp) : null);
-            if (!TopicNames.isValidTopicName(will.topic())) {
-                refuse(ConnectReasonCode.TOPIC_NAME_INVALID);
-                return;
-            }
-        }
-        clientId = id;
-        ConnectRequest request = new ConnectRequest(version, id, cleanStart,
-                NettyPackets.unsignedInt(props, MqttPropertyType.SESSION_EXPIRY_INTERVAL).map(ExpiryInterval::ofSeconds));
-        expiry = SessionRules.grantedExpiry(request, services.policy());
+    void version(ProtocolVersion version) {
+        this.version = version;
+    }
+
+    void clientId(String clientId) {
+        this.clientId = clientId;
+    }
+
+    void expiry(ExpiryInterval expiry) {
+        this.expiry = expiry;
+    }
+
+    void will(Will will) {
+        this.will = will;
+    }
+
+    void epoch(long epoch) {
+        this.epoch = epoch;
+    }
+
+    /** The CONNECT was valid: the session opens, and packets the client sends meanwhile are held. */
+    void connecting() {
         phase = Phase.CONNECTING;
-        int keepAlive = header.keepAliveTimeSeconds();
-        Optional<Integer> maxKeepAlive = services.mqtt().maxKeepAlive();
-        if (mqtt5() && maxKeepAlive.isPresent() && (keepAlive == 0 || keepAlive > maxKeepAlive.get())) {
-            keepAlive = maxKeepAlive.get(); // announced as Server Keep Alive, and the client is held to it
-            keepAliveAnnounced = true;
-        }
-        keepAliveSeconds = keepAlive;
-        responseInformation = requestResponseInformation ? "tether/response/" + id : null;
-        if (cleanStart) {
-            // [MQTT-3.1.2-4] the old session ends with this CONNECT: nothing routed from now on reaches it. Its
-            // subscriptions are kept aside in case the CONNECT is refused and the old session stays.
-            discardedSubscriptions = services.subscriptions().subscriptionsOf(id);
-            services.subscriptions().removeAll(id);
-        }
-
-        // [MQTT-3.1.4-3] takeover: the previous connection of this Client Identifier is closed, and this one
-        // goes on only once that connection has settled (ended or handed over), so that the session's events
-        // of the old connection come before this one's in PostgreSQL, and its will is decided exactly once.
-        boolean announceAssigned = assigned;
-        Optional<ClientConnection> previous = services.clients().register(id, this);
-        if (previous.isEmpty()) {
-            open(request, announceAssigned);
-            return;
-        }
-        services.events().publishAndForget(new SessionEvent.SessionTakenOver(clientId, services.instanceId(), now()));
-        CompletableFuture<Void> predecessorSettled = new CompletableFuture<>();
-        this.predecessorSettled = predecessorSettled;
-        previous.get().takeOver(cleanStart).whenComplete((v, f) -> context.runOnContext(x -> {
-            predecessorSettled.complete(null);
-            if (takenOver || ended) {
-                return; // refused meanwhile, or taken over in turn
-            }
-            open(request, announceAssigned);
-            if (phase == Phase.CLOSED) {
-                end(); // the client left while the old connection settled: its session is closed like any other
-            }
-        }));
     }
 
-    /** Records the session in PostgreSQL (for a durable one, before CONNACK) and accepts the connection. */
-    private void open(ConnectRequest request, boolean announceAssigned) {
-        open(request, announceAssigned, Optional.empty(), 1);
+    /** The connection this one takes over on this replica: this one's session opens once {@code settled} completes. */
+    void predecessorSettled(CompletableFuture<Void> settled) {
+        this.predecessorSettled = settled;
     }
 
-    /**
-     * @param settled a connection on another replica this one has already taken over
-     * @param attempt openings so far: one more each time a connection on another replica is found holding the session
-     */
-    private void open(ConnectRequest request, boolean announceAssigned, Optional<UUID> settled, int attempt) {
-        String id = request.clientId();
-        opening = services.events().submit(new SessionEvent.SessionOpening(request, Optional.ofNullable(will),
-                services.instanceId(), connectionId, now(), settled));
-        Uni<SessionOpened> opened = SessionEvents.committed(opening);
-        if (request.cleanStart() && !expiry.isDurable() && !services.sessions().isDurable(id)
-                && !services.cluster().hasPeers()) {
-            // Nothing to wait for: a new, non-durable session replacing no durable one; it is written without
-            // delaying the client. (Discarding a durable session is acknowledged only once committed.)
-            services.sessions().put(id, false);
-            discardedSubscriptions = null;
-            ConnectDecision decision = SessionRules.onConnect(request, Optional.empty(), now(), services.policy());
-            onContext(opened, r -> {
-                epoch = r.epoch();
-                r.willsToPublish().forEach(w -> wills.publishAndForget(clientId, w));
-            }, f -> LOG.warnf("session %s not recorded: %s", clientId, f.toString()));
-            accept(decision, announceAssigned, keepAliveSeconds, List.of(), List.of());
-            return;
-        }
-        onContext(opened.ifNoItem().after(services.store().connectTimeout()).fail(),
-                r -> {
-                    if (phase != Phase.CONNECTING || takenOver) {
-                        return;
-                    }
-                    if (r.heldBy().isPresent()) {
-                        takeOverElsewhere(request, announceAssigned, r.heldBy().get(), attempt);
-                        return;
-                    }
-                    ConnectDecision d = r.decision();
-                    epoch = r.epoch();
-                    expiry = d.grantedExpiry();
-                    discardedSubscriptions = null;
-                    services.sessions().put(clientId, expiry.isDurable());
-                    if (d.sessionPresent()) {
-                        r.subscriptions().forEach(services.subscriptions()::put);
-                    } else {
-                        services.subscriptions().removeAll(clientId);
-                    }
-                    r.willsToPublish().forEach(w -> wills.publishAndForget(clientId, w));
-                    inbound.resumeQos2(r.inboundQos2());
-                    // Every replica learns that this connection holds the session (and routes to it) before CONNACK.
-                    onContext(Uni.createFrom().completionStage(services.cluster().announce(new Change.HolderChanged(
-                                    clientId, services.instanceId(), epoch, expiry.isDurable(), !d.sessionPresent()))),
-                            v -> {
-                                if (phase == Phase.CONNECTING && !takenOver) {
-                                    accept(d, announceAssigned, keepAliveSeconds, r.outbound(), r.subscriptions());
-                                }
-                            },
-                            f -> {
-                                LOG.warnf("replicas did not learn of %s's connection: %s", clientId, f.toString());
-                                if (phase == Phase.CONNECTING) {
-                                    refuse(ConnectReasonCode.SERVER_UNAVAILABLE);
-                                }
-                            });
-                },
-                f -> {
-                    LOG.warnf("session %s could not be opened: %s", clientId, f.toString());
-                    if (phase == Phase.CONNECTING) {
-                        refuse(ConnectReasonCode.SERVER_UNAVAILABLE);
-                    }
-                });
-    }
-
-    /**
-     * A live connection on another replica holds the session [MQTT-3.1.4-3]: that replica closes it as taken over
-     * (0x8E, its will decided there, its writes committed), then this connection opens again. PostgreSQL's row lock
-     * decides between CONNECTs racing on several replicas: each opening that finds another live holder takes it over
-     * in turn, so exactly one connection survives.
-     */
-    private void takeOverElsewhere(ConnectRequest request, boolean announceAssigned, SessionOpened.Holder holder,
-                                   int attempt) {
-        if (attempt >= MAX_OPEN_ATTEMPTS) {
-            LOG.warnf("session %s still held elsewhere after %d takeovers", clientId, attempt);
-            refuse(ConnectReasonCode.SERVER_UNAVAILABLE);
-            return;
-        }
-        onContext(Uni.createFrom().completionStage(services.cluster().takeOver(holder.instanceId(), clientId,
-                        holder.connectionId(), request.cleanStart())),
-                v -> {
-                    if (phase == Phase.CONNECTING && !takenOver) {
-                        open(request, announceAssigned, Optional.of(holder.connectionId()), attempt + 1);
-                    }
-                },
-                f -> {
-                    LOG.warnf("session %s could not be taken over from replica %s: %s", clientId, holder.instanceId(),
-                            f.toString());
-                    if (phase == Phase.CONNECTING) {
-                        refuse(ConnectReasonCode.SERVER_UNAVAILABLE);
-                    }
-                });
-    }
-
-    private void accept(ConnectDecision d, boolean assigned, int keepAlive, List<StoredOutboundMessage> storedOutbound,
-                        List<Subscription> resumed) {
-        MqttProperties props = new MqttProperties();
-        if (mqtt5()) {
-            if (assigned) {
-                props.add(new MqttProperties.StringProperty(MqttPropertyType.ASSIGNED_CLIENT_IDENTIFIER.value(), clientId));
-            }
-            if (d.announceExpiry()) {
-                props.add(new MqttProperties.IntegerProperty(MqttPropertyType.SESSION_EXPIRY_INTERVAL.value(),
-                        (int) d.grantedExpiry().seconds()));
-            }
-            props.add(new MqttProperties.IntegerProperty(MqttPropertyType.MAXIMUM_PACKET_SIZE.value(),
-                    services.mqtt().maxPacketSize()));
-            props.add(new MqttProperties.IntegerProperty(MqttPropertyType.RECEIVE_MAXIMUM.value(),
-                    services.mqtt().receiveMaximum()));
-            props.add(new MqttProperties.IntegerProperty(MqttPropertyType.TOPIC_ALIAS_MAXIMUM.value(),
-                    services.mqtt().topicAliasMaximum()));
-            props.add(new MqttProperties.IntegerProperty(MqttPropertyType.RETAIN_AVAILABLE.value(), 1));
-            props.add(new MqttProperties.IntegerProperty(MqttPropertyType.WILDCARD_SUBSCRIPTION_AVAILABLE.value(), 1));
-            props.add(new MqttProperties.IntegerProperty(MqttPropertyType.SUBSCRIPTION_IDENTIFIER_AVAILABLE.value(), 1));
-            props.add(new MqttProperties.IntegerProperty(MqttPropertyType.SHARED_SUBSCRIPTION_AVAILABLE.value(), 1));
-            if (keepAliveAnnounced) {
-                props.add(new MqttProperties.IntegerProperty(MqttPropertyType.SERVER_KEEP_ALIVE.value(), keepAlive));
-            }
-            if (responseInformation != null) {
-                props.add(new MqttProperties.StringProperty(MqttPropertyType.RESPONSE_INFORMATION.value(),
-                        responseInformation));
-            }
-        }
-        MqttConnAckMessage connack = MqttMessageBuilders.connAck()
-                .returnCode(MqttConnectReturnCode.CONNECTION_ACCEPTED)
-                .sessionPresent(d.sessionPresent())
-                .properties(props)
-                .build();
+    /** Accepts the connection with {@code connack}, then handles what was held while the session opened. */
+    void connected(MqttConnAckMessage connack, int keepAlive, List<StoredOutboundMessage> storedOutbound) {
         write(connack);
         phase = Phase.CONNECTED;
         startKeepAlive(keepAlive);
@@ -520,30 +314,8 @@ final class MqttConnection implements ClientConnection {
         }
     }
 
-    /** Refuses the CONNECT: CONNACK with the reason (Session Present 0 [MQTT-3.2.2-6]) and close. */
-    private void refuse(ConnectReasonCode reason) {
-        MqttProperties props = MqttProperties.NO_PROPERTIES;
-        if (mqtt5()) {
-            props = new MqttProperties();
-            props.add(new MqttProperties.StringProperty(MqttPropertyType.REASON_STRING.value(), reason.description()));
-        }
-        MqttConnAckMessage connack = MqttMessageBuilders.connAck()
-                .returnCode(MqttConnectReturnCode.valueOf((byte) reason.codeFor(version)))
-                .sessionPresent(false)
-                .properties(props)
-                .build();
-        if (opening != null && !opening.committed().cancel(false)
-                && opening.committed().getNow(null) instanceof SessionOpened committed) {
-            // Committed just as the wait ran out: closed like any connection that ended.
-            services.events().publishAndForget(new SessionEvent.SessionClosed(clientId, services.instanceId(),
-                    connectionId, now(), committed.decision().grantedExpiry(), Optional.empty()));
-        }
-        // Otherwise cancelled: PostgreSQL must look as if this CONNECT never came. An opening not yet written is
-        // skipped; one whose transaction had already started is closed by the store once it commits (Reconciler).
-        if (clientId != null && services.clients().unregister(clientId, this) && discardedSubscriptions != null) {
-            discardedSubscriptions.forEach(services.subscriptions()::put); // Clean Start refused: the old session stays
-        }
-        discardedSubscriptions = null;
+    /** The CONNECT was refused ({@link ConnectHandshake#refuse}): {@code connack}, then close. */
+    void refused(MqttConnAckMessage connack) {
         ended = true; // nothing of this connection reaches PostgreSQL any more
         if (phase == Phase.AWAITING_CONNECT) {
             phase = Phase.CLOSED;
@@ -633,7 +405,7 @@ final class MqttConnection implements ClientConnection {
      * follows is decided on the ended session. A connection taken over ends nothing: the takeover decides its
      * will and the new connection owns the session ({@link #takeOver}).
      */
-    private void end() {
+    void end() {
         if (ended || clientId == null || phase == Phase.AWAITING_CONNECT || !predecessorSettled.isDone()) {
             return; // awaiting the predecessor: its settlement opens the session, then ends it
         }
