@@ -9,6 +9,8 @@
 #   bench/run.sh --smoke         CI smoke: Tether alone, one run, tiny N, a few seconds per case; exit 1 on failure
 #   bench/run.sh --brokers tether,mosquitto --cases connect,resume --runs 1   a subset
 #   bench/run.sh --skip-build    reuse the built jars
+#   bench/run.sh --brokers tether --cases cross-replica   Tether only: two replicas sharing one PostgreSQL, the latency
+#                                case with publishers on replica 1 and subscribers on replica 2 vs all on replica 1
 # Sizes come from the environment (defaults below), e.g. CONNECT_N=500 IDLE_CONNECTIONS=2000 bench/run.sh
 # Expiry: EXPIRY_M sessions for Tether (default 100,000), EXPIRY_M_OTHERS for Mosquitto and HiveMQ CE (default
 # 20,000; both also handled 100,000 in about a minute each: EXPIRY_M_OTHERS=100000 for the same M everywhere).
@@ -40,12 +42,15 @@ ROOT="$(cd "$BENCH_DIR/.." && pwd)"
 : "${IDLE_HOLD:=30}"               #    held this many seconds
 : "${LOADGEN_HEAP:=2g}"
 : "${TETHER_PORT:=18831}" "${MOSQUITTO_PORT:=18832}" "${HIVEMQ_PORT:=18833}" "${PG_PORT:=15433}" "${TETHER_HTTP_PORT:=18080}"
+# Tether's replica link (CLUSTER_PORT; not the default 7883, which a test run may hold). cross-replica: replica 1 is
+# TETHER_PORT/TETHER_HTTP_PORT/CLUSTER_PORT with the embedded PostgreSQL on PG_PORT; replica 2 these
+: "${TETHER_PORT2:=18835}" "${TETHER_HTTP_PORT2:=18081}" "${CLUSTER_PORT:=18836}" "${CLUSTER_PORT2:=18837}"
 
 SMOKE=0
 SKIP_BUILD=0
 RUNS=""
 BROKERS="tether,mosquitto,hivemq"
-CASES="connect,throughput,latency,resume,expiry,idle"
+CASES="connect,throughput,latency,cross-replica,resume,expiry,idle"
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) SMOKE=1; BROKERS=tether ;;
@@ -53,7 +58,7 @@ while [ $# -gt 0 ]; do
     --brokers) BROKERS="$2"; shift ;;
     --cases) CASES="$2"; shift ;;
     --runs) RUNS="$2"; shift ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -69,6 +74,7 @@ OUT="${BENCH_OUT:-$BENCH_DIR/results/$STAMP}"
 mkdir -p "$OUT"
 WORK="$(mktemp -d /tmp/tether-bench.XXXXXX)"
 BROKER_PID=""
+BROKER2_PID=""   # cross-replica: Tether's replica 2 (BROKER_PID is replica 1, which owns the embedded PostgreSQL)
 BROKER_KIND=""
 
 log() { echo "[bench $(date +%H:%M:%S)] $*" >&2; }
@@ -78,10 +84,8 @@ ulimit -Hn 1048576 2>/dev/null || true
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || ulimit -n 65536 2>/dev/null || true
 log "ulimit -n $(ulimit -n); results in $OUT"
 
-stop_broker() {
-  [ -n "$BROKER_PID" ] || return 0
-  local pid="$BROKER_PID"
-  BROKER_PID=""
+stop_pid() { # pid: SIGTERM, SIGKILL after 30 s
+  local pid="$1"
   if kill -0 "$pid" 2>/dev/null; then
     kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
@@ -91,6 +95,15 @@ stop_broker() {
     fi
   fi
   wait "$pid" 2>/dev/null || true
+}
+
+stop_broker() {
+  [ -n "$BROKER_PID" ] || return 0
+  local pid="$BROKER_PID"
+  BROKER_PID=""
+  # Replica 2 first: it uses replica 1's PostgreSQL.
+  if [ -n "$BROKER2_PID" ]; then stop_pid "$BROKER2_PID"; BROKER2_PID=""; fi
+  stop_pid "$pid"
   # Tether's embedded PostgreSQL survives a SIGKILLed JVM: stop it by its pid file.
   if [ "$BROKER_KIND" = tether ] && [ -f "$BROKER_DIR/pg/postmaster.pid" ]; then
     local pm; pm="$(head -1 "$BROKER_DIR/pg/postmaster.pid")"
@@ -105,10 +118,10 @@ cleanup() { stop_broker; rm -rf "$WORK"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-wait_port() { # port seconds
-  local end=$((SECONDS + $2))
+wait_port() { # port seconds [pid, default BROKER_PID]
+  local end=$((SECONDS + $2)) pid="${3:-$BROKER_PID}"
   while [ $SECONDS -lt $end ]; do
-    if ! kill -0 "$BROKER_PID" 2>/dev/null; then return 1; fi
+    if ! kill -0 "$pid" 2>/dev/null; then return 1; fi
     if (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null; then return 0; fi
     sleep 0.2
   done
@@ -128,7 +141,7 @@ start_broker() { # kind
       java "${JVM_FLAGS[@]}" \
         -Dtether.mqtt.host=127.0.0.1 -Dtether.mqtt.port="$TETHER_PORT" \
         -Dtether.embedded-postgres.data-dir="$BROKER_DIR/pg" -Dtether.embedded-postgres.port="$PG_PORT" \
-        -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$TETHER_HTTP_PORT" \
+        -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$TETHER_HTTP_PORT" -Dtether.cluster.port="$CLUSTER_PORT" \
         -jar "$ROOT/target/quarkus-app/quarkus-run.jar" >>"$logf" 2>&1 &
       BROKER_PID=$!
       BROKER_ARGS=(--pg-data "$BROKER_DIR/pg" --jdbc "jdbc:postgresql://127.0.0.1:$PG_PORT/postgres" --jvm true) ;;
@@ -165,6 +178,53 @@ CONF
     return 1
   fi
   log "$1 up (pid $BROKER_PID, port $BROKER_PORT)"
+}
+
+wait_ready() { # http-port pid seconds: until GET /q/health/ready answers 200
+  local end=$((SECONDS + $3))
+  while [ $SECONDS -lt $end ]; do
+    kill -0 "$2" 2>/dev/null || return 1
+    [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$1/q/health/ready" || true)" = 200 ] && return 0
+    sleep 0.2
+  done
+  return 1
+}
+
+# cross-replica: two Tether replicas on one PostgreSQL, as in "Scaling out" (README) and ReplicaSet (tests): replica 1
+# starts the embedded PostgreSQL, replica 2 gets it as its datasource; distinct MQTT, HTTP and cluster ports and
+# state directories, one secret, advertised on 127.0.0.1. The load generator gets both pids (CPU of both counts).
+start_replicas() {
+  BROKER_KIND=tether
+  BROKER_DIR="$WORK/replicas-$RANDOM$RANDOM"
+  mkdir -p "$BROKER_DIR/r1" "$BROKER_DIR/r2"
+  local secret="bench-$RANDOM$RANDOM$RANDOM"
+  local common=(-Dtether.mqtt.host=127.0.0.1 -Dquarkus.http.host=127.0.0.1 -Dtether.cluster.advertised-host=127.0.0.1
+    -Dtether.cluster.secret="$secret")
+  java "${JVM_FLAGS[@]}" "${common[@]}" -Dtether.mqtt.port="$TETHER_PORT" -Dquarkus.http.port="$TETHER_HTTP_PORT" \
+    -Dtether.cluster.port="$CLUSTER_PORT" -Dtether.instance.state-dir="$BROKER_DIR/r1" \
+    -Dtether.embedded-postgres.data-dir="$BROKER_DIR/pg" -Dtether.embedded-postgres.port="$PG_PORT" \
+    -jar "$ROOT/target/quarkus-app/quarkus-run.jar" >>"$OUT/tether-replica1.log" 2>&1 &
+  BROKER_PID=$!
+  if ! wait_ready "$TETHER_HTTP_PORT" "$BROKER_PID" 120 || ! wait_port "$TETHER_PORT" 10; then
+    log "replica 1 did not start; tail of tether-replica1.log:"; tail -20 "$OUT/tether-replica1.log" >&2
+    stop_broker; return 1
+  fi
+  java "${JVM_FLAGS[@]}" "${common[@]}" -Dtether.mqtt.port="$TETHER_PORT2" -Dquarkus.http.port="$TETHER_HTTP_PORT2" \
+    -Dtether.cluster.port="$CLUSTER_PORT2" -Dtether.instance.state-dir="$BROKER_DIR/r2" \
+    -Dquarkus.datasource.reactive.url="postgresql://127.0.0.1:$PG_PORT/postgres" \
+    -Dquarkus.datasource.jdbc.url="jdbc:postgresql://127.0.0.1:$PG_PORT/postgres" \
+    -Dquarkus.datasource.username=postgres -Dquarkus.datasource.password=postgres \
+    -jar "$ROOT/target/quarkus-app/quarkus-run.jar" >>"$OUT/tether-replica2.log" 2>&1 &
+  BROKER2_PID=$!
+  if ! wait_ready "$TETHER_HTTP_PORT2" "$BROKER2_PID" 120 || ! wait_port "$TETHER_PORT2" 10 "$BROKER2_PID"; then
+    log "replica 2 did not start; tail of tether-replica2.log:"; tail -20 "$OUT/tether-replica2.log" >&2
+    stop_broker; return 1
+  fi
+  sleep 3 # both replicas' refresh (heartbeat interval) has seen the other's lease and linked
+  BROKER_PORT=$TETHER_PORT
+  BROKER_ARGS=(--pg-data "$BROKER_DIR/pg" --jdbc "jdbc:postgresql://127.0.0.1:$PG_PORT/postgres" --jvm true
+    --pid2 "$BROKER2_PID" --port2 "$TETHER_PORT2")
+  log "tether replicas up (pids $BROKER_PID and $BROKER2_PID, MQTT ports $TETHER_PORT and $TETHER_PORT2)"
 }
 
 loadgen() { # broker scenario args...
@@ -232,6 +292,8 @@ for c in ${CASES//,/ }; do
           --duration "$DURATION" --warmup "$WARMUP" --publishers "$PUBLISHERS" --subscribers "$SUBSCRIBERS"
       done; done; done ;;
     latency) add latency --case "latency-qos1-${RATE}per_s" --rate "$RATE" --duration "$DURATION" --warmup "$WARMUP" --publishers "$PUBLISHERS" ;;
+    cross-replica) add cross-replica --case "cross-replica-qos1-${RATE}per_s" --rate "$RATE" --duration "$DURATION" \
+      --warmup "$WARMUP" --publishers "$PUBLISHERS" ;;
     resume) add resume --case resume --n "$RESUME_N" --k "$RESUME_K" ;;
     expiry) add expiry --case expiry --m @EXPIRY_M@ --margin "$EXPIRY_MARGIN" --max-open "$EXPIRY_MAX_OPEN" ;;
     idle) add idle --case idle --connections "$IDLE_CONNECTIONS" --hold "$IDLE_HOLD" ;;
@@ -254,9 +316,18 @@ for entry in "${CASE_LIST[@]}"; do
     for b in ${BROKERS//,/ }; do
       m="$EXPIRY_M"; [ "$b" = tether ] || m="$EXPIRY_M_OTHERS"
       read -r -a args <<<"${entry//@EXPIRY_M@/$m}"
+      starter=(start_broker "$b")
+      if [ "${args[0]}" = cross-replica ]; then
+        if [ "$b" != tether ]; then # Tether only: one line in the table says so
+          [ "$run" = 1 ] && printf '{"case":"%s","scenario":"cross-replica","broker":"%s","skipped":"%s","ok":true,"params":{},"metrics":{},"errors":[]}\n' \
+            "${args[2]}" "$b" "Tether only (two replicas of one broker sharing one PostgreSQL)" >>"$OUT/$b.jsonl"
+          continue
+        fi
+        starter=(start_replicas)
+      fi
       log "case ${args[2]} run $run/$RUNS on $b"
       lines_before=$(nlines "$OUT/$b.jsonl")
-      if start_broker "$b"; then
+      if "${starter[@]}"; then
         rc=0
         loadgen "$b" "${args[@]}" --run "$run" || rc=$?
         stop_broker
@@ -267,7 +338,7 @@ for entry in "${CASE_LIST[@]}"; do
         fi
       else
         failed=$((failed + 1))
-        failure_line "$b" "${args[2]}" "${args[0]}" "$run" "broker did not start (see $b.log)"
+        failure_line "$b" "${args[2]}" "${args[0]}" "$run" "broker did not start (see $b$([ "${args[0]}" = cross-replica ] && echo '-replica*').log)"
       fi
     done
   done

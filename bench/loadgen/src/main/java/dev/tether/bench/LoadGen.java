@@ -40,10 +40,12 @@ import com.hivemq.client.mqtt.mqtt5.message.publish.Mqtt5PublishResult;
  * java -jar loadgen.jar report FILE... [--plots DIR] table of the medians over the runs of all JSON lines, with
  *                                                   Tether/other ratios; --plots: PNG charts and medians.csv in DIR
  * </pre>
- * Scenarios: connect, throughput, latency, resume, expiry, idle. Every loop is bounded in count and by a
- * deadline. Common options: --broker NAME, --host 127.0.0.1, --port 1883, --pid BROKER_PID (CPU, memory),
- * --pg-data DIR (Tether: embedded PostgreSQL processes count as broker CPU), --jdbc URL (Tether: scenario 4),
- * --jvm true (NMT via jcmd), --case LABEL, --run N (written into the JSON line), --out FILE.
+ * Scenarios: connect, throughput, latency, resume, expiry, idle, cross-replica. Every loop is bounded in count and
+ * by a deadline. Common options: --broker NAME, --host 127.0.0.1, --port 1883, --pid BROKER_PID (CPU, memory),
+ * --pid2 PID (a second broker process whose CPU counts too: cross-replica), --pg-data DIR (Tether: embedded
+ * PostgreSQL processes count as broker CPU), --jdbc URL (Tether: scenario 4), --jvm true (NMT via jcmd),
+ * --case LABEL, --run N (written into the JSON line), --out FILE. throughput and latency also take --pub-port and
+ * --sub-port (default --port): publishers connect to one, subscribers to the other.
  */
 public final class LoadGen {
 
@@ -51,6 +53,11 @@ public final class LoadGen {
     private final String broker;
     private final String host;
     private final int port;
+    /** Where throughput/latency publishers and subscribers connect (--pub-port, --sub-port; default --port). */
+    private int pubPort;
+    private int subPort;
+    /** Distinguishes the client ids and topics of the phases of one scenario (cross-replica). */
+    private String tag = "";
     private final Proc proc;
     private final String runId = Long.toString(System.currentTimeMillis() % 100_000_000L, 36);
     private final AtomicLong seq = new AtomicLong();
@@ -60,13 +67,15 @@ public final class LoadGen {
         this.broker = opt("broker", "broker");
         this.host = opt("host", "127.0.0.1");
         this.port = intOpt("port", 1883);
+        this.pubPort = intOpt("pub-port", port);
+        this.subPort = intOpt("sub-port", port);
         String pg = opts.get("pg-data");
-        this.proc = new Proc(Long.parseLong(opt("pid", "0")), pg == null ? null : Path.of(pg));
+        this.proc = new Proc(Long.parseLong(opt("pid", "0")), Long.parseLong(opt("pid2", "0")), pg == null ? null : Path.of(pg));
     }
 
     public static void main(String[] args) throws Exception {
         if (args.length == 0) {
-            System.err.println("usage: loadgen connect|throughput|latency|resume|expiry|idle|smoke|report [--key value]...");
+            System.err.println("usage: loadgen connect|throughput|latency|resume|expiry|idle|cross-replica|smoke|report [--key value]...");
             System.exit(2);
         }
         String scenario = args[0];
@@ -150,6 +159,7 @@ public final class LoadGen {
                 case "resume" -> resume(r);
                 case "expiry" -> expiry(r);
                 case "idle" -> idle(r);
+                case "cross-replica" -> crossReplica(r);
                 default -> throw new IllegalArgumentException("unknown scenario " + scenario);
             };
         } catch (Exception e) {
@@ -163,7 +173,7 @@ public final class LoadGen {
             cpu = r.window.brokerCpuMs();
             self = r.window.selfCpuMs();
             ops = r.window.ops();
-            r.param("cpu_counted", "measured window only (after warm-up)");
+            r.params.putIfAbsent("cpu_counted", "measured window only (after warm-up)");
         }
         r.metric("broker_cpu_ms", cpu);
         r.metric("broker_cpu_us_per_op", ops > 0 ? cpu * 1000.0 / ops : Double.NaN);
@@ -189,9 +199,13 @@ public final class LoadGen {
     }
 
     private Mqtt5AsyncClient client(String id, String localIp) {
+        return client(id, localIp, port);
+    }
+
+    private Mqtt5AsyncClient client(String id, String localIp, int toPort) {
         var b = Mqtt5Client.builder().identifier(id)
                 .transportConfig()
-                .serverAddress(new InetSocketAddress(host, port))
+                .serverAddress(new InetSocketAddress(host, toPort))
                 .socketConnectTimeout(10, TimeUnit.SECONDS)
                 .mqttConnectTimeout(30, TimeUnit.SECONDS);
         if (localIp != null) {
@@ -205,7 +219,7 @@ public final class LoadGen {
     }
 
     private String id(String kind, int i) {
-        return "b" + runId + "-" + kind + "-" + i;
+        return "b" + runId + tag + "-" + kind + "-" + i;
     }
 
     /** Source address for connection i: spreads more than 20,000 connections over 127.0.0.2.. (ephemeral ports). */
@@ -384,11 +398,11 @@ public final class LoadGen {
             int nSubs = fan ? s : p;
             fanout = fan ? s : 1;
             for (int i = 0; i < nPubs; i++) {
-                pubs.add(client(id("pub", i)));
-                pubTopics.add("bench/" + runId + "/" + (fan ? "fan" : "t" + i));
+                pubs.add(client(id("pub", i), null, pubPort));
+                pubTopics.add("bench/" + runId + tag + "/" + (fan ? "fan" : "t" + i));
             }
             for (int i = 0; i < nSubs; i++) {
-                subs.add(client(id("sub", i)));
+                subs.add(client(id("sub", i), null, subPort));
             }
             List<Mqtt5AsyncClient> all = new ArrayList<>(subs);
             all.addAll(pubs);
@@ -551,6 +565,9 @@ public final class LoadGen {
         r.param("qos", 1).param("rate_per_s", rate).param("publishers", p).param("subscribers", p)
                 .param("payload_bytes", size).param("duration_s", duration).param("warmup_s", warm)
                 .param("latency_from", "intended send time (no coordinated omission)");
+        if (pubPort != subPort) {
+            r.param("pub_port", pubPort).param("sub_port", subPort);
+        }
         r.opName = "delivered msg";
         long deadline = deadline(warm + duration + 90);
         PubSub ps = new PubSub();
@@ -1198,6 +1215,87 @@ public final class LoadGen {
         }
         disconnectAll(clients, deadline(60));
         return ok;
+    }
+
+    // ---------------------------------------------------------------- 7. cross-replica latency (Tether)
+
+    /**
+     * The latency scenario twice, on two replicas of one broker that share one PostgreSQL: "single" with publishers
+     * and subscribers on replica 1 (--port), the reference; "cross" with publishers on replica 1 and subscribers on
+     * replica 2 (--port2), so that every message takes the replica link. Same rate, clients, warm-up and window in
+     * both; fresh client ids and topics per phase. The order alternates with --run (odd runs: single first). CPU:
+     * both replicas (--pid, --pid2) and the shared PostgreSQL (--pg-data), over each phase's measured window.
+     */
+    private long crossReplica(Result r) throws Exception {
+        int port2 = intOpt("port2", 0);
+        if (port2 <= 0) {
+            r.fail("--port2 (replica 2's MQTT port) is missing");
+            return 0;
+        }
+        boolean singleFirst = r.run == null || r.run % 2 == 1;
+        r.param("replica1_port", port).param("replica2_port", port2)
+                .param("single", "publishers and subscribers on replica 1")
+                .param("cross", "publishers on replica 1, subscribers on replica 2")
+                .param("order", singleFirst ? "single, cross" : "cross, single");
+        Map<String, Result> phases = new LinkedHashMap<>();
+        int savedPub = pubPort;
+        int savedSub = subPort;
+        for (String phase : singleFirst ? List.of("single", "cross") : List.of("cross", "single")) {
+            Result pr = new Result("latency", phase, broker);
+            pubPort = port;
+            subPort = phase.equals("cross") ? port2 : port;
+            tag = phase.substring(0, 1);
+            try {
+                latency(pr);
+            } catch (Exception e) {
+                pr.fail("exception: " + e);
+            } finally {
+                pubPort = savedPub;
+                subPort = savedSub;
+                tag = "";
+            }
+            phases.put(phase, pr);
+            for (String e : pr.errors) {
+                r.fail(phase + ": " + e);
+            }
+        }
+        Result single = phases.get("single");
+        Result cross = phases.get("cross");
+        single.params.forEach((k, v) -> r.params.putIfAbsent(k, v));
+        double p50s = num(single, "latency_p50_ms");
+        double p50x = num(cross, "latency_p50_ms");
+        double p99s = num(single, "latency_p99_ms");
+        double p99x = num(cross, "latency_p99_ms");
+        double cpuS = cpuPerMsgUs(single);
+        double cpuX = cpuPerMsgUs(cross);
+        r.metric("p99_ratio_cross_single", p99x / p99s);
+        r.metric("p50_added_ms", p50x - p50s);
+        r.metric("cpu_ratio_cross_single", cpuX / cpuS);
+        for (String phase : List.of("single", "cross")) {
+            Result pr = phases.get(phase);
+            r.metric(phase + "_latency_p50_ms", num(pr, "latency_p50_ms"));
+            r.metric(phase + "_latency_p99_ms", num(pr, "latency_p99_ms"));
+            r.metric(phase + "_latency_p999_ms", num(pr, "latency_p999_ms"));
+            r.metric(phase + "_cpu_us_per_msg", cpuPerMsgUs(pr));
+            r.metric(phase + "_rate_achieved_pct", num(pr, "rate_achieved_pct"));
+            r.metric(phase + "_delivered", num(pr, "delivered"));
+            r.metric(phase + "_lost", num(pr, "lost"));
+        }
+        // The generic broker_cpu_* / loadgen_cpu_* figures of the JSON line: the cross phase's window.
+        r.window = cross.window;
+        r.param("cpu_counted", "both replicas + their PostgreSQL, measured window (after warm-up) of each phase; "
+                + "broker_cpu_*: the cross phase");
+        r.opName = "delivered msg";
+        return cross.window == null ? 0 : cross.window.ops();
+    }
+
+    private static double num(Result r, String metric) {
+        return r.metrics.get(metric) instanceof Number n ? n.doubleValue() : Double.NaN;
+    }
+
+    private static double cpuPerMsgUs(Result r) {
+        Window w = r.window;
+        return w == null || w.ops() <= 0 ? Double.NaN : w.brokerCpuMs() * 1000.0 / w.ops();
     }
 
     // ---------------------------------------------------------------- smoke

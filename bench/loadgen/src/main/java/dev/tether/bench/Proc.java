@@ -23,10 +23,13 @@ final class Proc {
     private static final double TICK_MS = 10.0;
 
     private final long brokerPid;
+    /** A second broker process (another replica of the same broker) whose CPU counts too; 0: none. */
+    private final long brokerPid2;
     private final Path pgData;
 
-    Proc(long brokerPid, Path pgData) {
+    Proc(long brokerPid, long brokerPid2, Path pgData) {
         this.brokerPid = brokerPid;
+        this.brokerPid2 = brokerPid2;
         this.pgData = pgData;
     }
 
@@ -34,11 +37,14 @@ final class Proc {
         return brokerPid > 0;
     }
 
-    /** The broker pid, its descendants, and for Tether the embedded postmaster and its descendants. */
+    /** The broker pid(s), their descendants, and for Tether the embedded postmaster and its descendants. */
     List<Long> pids() {
         List<Long> roots = new ArrayList<>();
         if (brokerPid > 0) {
             roots.add(brokerPid);
+        }
+        if (brokerPid2 > 0) {
+            roots.add(brokerPid2);
         }
         Long pm = postmasterPid();
         if (pm != null) {

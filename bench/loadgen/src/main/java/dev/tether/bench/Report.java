@@ -19,7 +19,8 @@ import java.util.Set;
  * broker has and which failed, then for each metric the median over the runs per broker with its spread, and
  * the ratios Tether/Mosquitto and Tether/HiveMQ CE of the medians. A ratio above 1 means Tether's figure is
  * larger (better for rates, worse for latencies, CPU and memory). Every JSON line of a (case, broker) is one
- * run (its "run" field, where present, only orders them).
+ * run (its "run" field, where present, only orders them), except a line with a "skipped" field: the broker does
+ * not run that case (e.g. cross-replica on Mosquitto), shown as one line with the reason.
  */
 final class Report {
     static final List<String> ORDER = List.of("tether", "mosquitto", "hivemq");
@@ -35,6 +36,8 @@ final class Report {
     static final class Case {
         final String name;
         final Map<String, List<Map<String, Object>>> runs = new LinkedHashMap<>();
+        /** broker -> why it does not run this case. */
+        final Map<String, String> skipped = new LinkedHashMap<>();
 
         Case(String name) {
             this.name = name;
@@ -101,8 +104,12 @@ final class Report {
                 Map<String, Object> r = (Map<String, Object>) Json.parse(line);
                 String broker = String.valueOf(r.get("broker"));
                 seen.add(broker);
-                cases.computeIfAbsent(String.valueOf(r.get("case")), Case::new).runs
-                        .computeIfAbsent(broker, k -> new ArrayList<>()).add(r);
+                Case c = cases.computeIfAbsent(String.valueOf(r.get("case")), Case::new);
+                if (r.get("skipped") != null) {
+                    c.skipped.put(broker, String.valueOf(r.get("skipped")));
+                    continue;
+                }
+                c.runs.computeIfAbsent(broker, k -> new ArrayList<>()).add(r);
             }
         }
         for (Case c : cases.values()) {
@@ -194,6 +201,7 @@ final class Report {
             }
             runsLine.setLength(runsLine.length() - 1);
             out.println(runsLine);
+            c.skipped.forEach((b, why) -> wrap(out, "  " + b + ": skipped, " + why, "     "));
             failed.forEach(f -> wrap(out, f, "       "));
             out.println(String.format(fmt, head.toArray()).stripTrailing());
             for (String m : c.metrics()) {
