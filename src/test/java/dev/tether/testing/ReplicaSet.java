@@ -399,6 +399,15 @@ public final class ReplicaSet implements AutoCloseable, BeforeAllCallback, After
         return IntStream.rangeClosed(1, size());
     }
 
+    /** Replica {@code i}'s exit status once its latest process has ended by itself within {@code wait}. */
+    public java.util.OptionalInt awaitExit(int i, Duration wait) throws InterruptedException {
+        Process p = replica(i).process;
+        if (p == null || !p.waitFor(wait.toMillis(), TimeUnit.MILLISECONDS)) {
+            return java.util.OptionalInt.empty();
+        }
+        return java.util.OptionalInt.of(p.exitValue());
+    }
+
     /** Whether replica {@code i}'s latest process is running. */
     public boolean isRunning(int i) {
         return Optional.ofNullable(replica(i).process).map(Process::isAlive).orElse(false);
