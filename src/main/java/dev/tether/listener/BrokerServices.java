@@ -1,6 +1,7 @@
 package dev.tether.listener;
 
 import dev.tether.cluster.Cluster;
+import dev.tether.cluster.lease.Lease;
 import dev.tether.config.MqttConfig;
 import dev.tether.config.StoreConfig;
 import dev.tether.delivery.ConnectedClients;
@@ -29,5 +30,6 @@ record BrokerServices(
         java.util.concurrent.atomic.AtomicLong oversizeDrops,
         AccessRules access,
         OutboundLimits outboundLimits,
-        Cluster cluster) {
+        Cluster cluster,
+        Lease lease) {
 }

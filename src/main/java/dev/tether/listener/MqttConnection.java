@@ -610,11 +610,24 @@ final class MqttConnection implements ClientConnection {
     // ---- plumbing --------------------------------------------------------------------------------
 
     void write(MqttMessage m) {
-        if (phase != Phase.CLOSED && !disconnecting) { // [MQTT-3.14.4-2] nothing after DISCONNECT
-            transport.write(m);
-        } else {
+        if (phase == Phase.CLOSED || disconnecting) { // [MQTT-3.14.4-2] nothing after DISCONNECT
             ReferenceCountUtil.release(m);
+        } else if (isAcknowledgement(m) && services.lease().forbidsAcknowledging()) {
+            // This replica's lease has run out: what it would acknowledge may already belong to another replica.
+            // Nothing is acknowledged; the connection closes (the lease keeper closes the others), and the client
+            // resumes elsewhere from what PostgreSQL holds.
+            ReferenceCountUtil.release(m);
+            transport.close();
+        } else {
+            transport.write(m);
         }
+    }
+
+    private static boolean isAcknowledgement(MqttMessage m) {
+        return switch (m.fixedHeader().messageType()) {
+            case CONNACK, SUBACK, UNSUBACK, PUBACK, PUBREC, PUBCOMP -> true;
+            default -> false;
+        };
     }
 
     /** Subscribes to {@code uni} and runs the callbacks on this connection's event loop. */

@@ -44,7 +44,7 @@ public class Lease {
     private final List<Runnable> lostListeners = new ArrayList<>(); // guarded by this
     /** The local end of the lease; in the past while not held. The only field {@link #isValid()} reads. */
     private volatile long validUntilNanos;
-    private State state = State.NOT_HELD;
+    private volatile State state = State.NOT_HELD;
     private String lostReason;
 
     @Inject
@@ -70,6 +70,17 @@ public class Lease {
     /** Whether this replica may serve: the lease was renewed, is not lost, and its local end has not passed. */
     public boolean isValid() {
         return nanos.getAsLong() - validUntilNanos < 0;
+    }
+
+    /**
+     * Whether this replica must not acknowledge anything to a client any more: its lease is lost, or held and past its
+     * local end (the timer that declares it lost may not have run yet, e.g. right after a long pause). Before the lease
+     * is first taken and after a graceful release this is false: start-up and shutdown acknowledge as usual. One
+     * volatile read and a clock read while held.
+     */
+    public boolean forbidsAcknowledging() {
+        State s = state;
+        return s == State.LOST || (s == State.HELD && !isValid());
     }
 
     /**

@@ -164,4 +164,27 @@ class LeaseTest {
         lease.onLost(lost::incrementAndGet);
         assertThat(lost).hasValue(1);
     }
+
+    @Test
+    void forbidsAcknowledging_whenHeldAndPastItsLocalEndBeforeTheTimerRan_thenTrue() {
+        Lease lease = lease(Duration.ofSeconds(10));
+        assertThat(lease.forbidsAcknowledging()).as("before the lease is first taken (start-up)").isFalse();
+        lease.renewed(now);
+        assertThat(lease.forbidsAcknowledging()).as("held").isFalse();
+        now += 9_000 * MS; // the local end passed, the timer that would lose the lease has not run (a pause)
+        assertThat(lease.isLost()).isFalse();
+        assertThat(lease.forbidsAcknowledging()).as("held but past its local end").isTrue();
+    }
+
+    @Test
+    void forbidsAcknowledging_whenLost_thenTrue_whenReleased_thenFalse() {
+        Lease lost = lease(Duration.ofSeconds(10));
+        lost.renewed(now);
+        lost.lose("test");
+        assertThat(lost.forbidsAcknowledging()).isTrue();
+        Lease released = lease(Duration.ofSeconds(10));
+        released.renewed(now);
+        released.release();
+        assertThat(released.forbidsAcknowledging()).as("graceful stop: the drain still acknowledges").isFalse();
+    }
 }
