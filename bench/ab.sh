@@ -13,7 +13,7 @@ set -euo pipefail
 A="$1"; B="$2"; shift 2
 BENCH_DIR="$(cd "$(dirname "$0")" && pwd)"
 LOADGEN="$BENCH_DIR/loadgen/target/loadgen.jar"
-: "${ROUNDS:=3}" "${HEAP:=1g}" "${MQTT_PORT:=18841}" "${PG_PORT:=15443}" "${HTTP_PORT:=18090}"
+: "${ROUNDS:=3}" "${HEAP:=1g}" "${MQTT_PORT:=18841}" "${PG_PORT:=15443}" "${HTTP_PORT:=18090}" "${CLUSTER_PORT:=18842}"
 OUT="$(mktemp -d /tmp/tether-ab.XXXXXX)"
 for side in A B; do
   root="$A"; [ "$side" = B ] && root="$B"
@@ -26,6 +26,7 @@ for round in $(seq 1 "$ROUNDS"); do
     java -Xms"$HEAP" -Xmx"$HEAP" -Dtether.mqtt.host=127.0.0.1 -Dtether.mqtt.port="$MQTT_PORT" \
       -Dtether.embedded-postgres.data-dir="$dir/pg" -Dtether.embedded-postgres.port="$PG_PORT" \
       -Dtether.instance.state-dir="$dir" -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$HTTP_PORT" \
+      -Dtether.cluster.port="$CLUSTER_PORT" \
       -jar "$root/target/quarkus-app/quarkus-run.jar" >"$OUT/$side-$round.log" 2>&1 &
     pid=$!
     for _ in $(seq 1 300); do (exec 3<>/dev/tcp/127.0.0.1/"$MQTT_PORT") 2>/dev/null && break; sleep 0.2; done
