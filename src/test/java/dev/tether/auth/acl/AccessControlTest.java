@@ -13,8 +13,13 @@ import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import jakarta.inject.Inject;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
 import java.time.Duration;
 import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import javax.sql.DataSource;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -176,5 +181,44 @@ class AccessControlTest {
             c.send(MqttPackets.connect(4, "acl#" + TestClients.uniqueId("x")).username("alice").build());
             assertThat(c.receive(WAIT).connackReasonCode()).isEqualTo(2);
         }
+    }
+
+    /** The ```sql blocks of the README's "Access rules" section, in order. */
+    static List<String> readmeExamples() throws Exception {
+        String readme = Files.readString(Path.of("README.md"));
+        int start = readme.indexOf("## Access rules");
+        int end = readme.indexOf("\n## ", start + 1);
+        Matcher m = Pattern.compile("```sql\\n(.*?)```", Pattern.DOTALL).matcher(readme.substring(start, end));
+        List<String> out = new ArrayList<>();
+        while (m.find()) {
+            String q = m.group(1).trim();
+            out.add(q.endsWith(";") ? q.substring(0, q.length() - 1) : q);
+        }
+        return out;
+    }
+
+    @Test
+    void readmeExamples_whenRun_thenRulesDecideAsDocumented() throws Exception {
+        List<String> examples = readmeExamples();
+        assertThat(examples).hasSizeGreaterThanOrEqualTo(5);
+        for (String q : examples) {
+            String body = q.replaceAll("(?m)^--.*\\n", "").trim();
+            if (body.startsWith("SELECT")) {
+                assertThat(sql().rows(body)).as(q).hasSize(4);
+            } else if (body.startsWith("INSERT")) {
+                assertThat(sql().update(body)).as(q).isEqualTo(1);
+            } else {
+                assertThat(body).startsWith("DELETE FROM mqtt_acl"); // run by removeRules()
+            }
+        }
+        AclRules loaded = acl.reload().await().atMost(WAIT);
+        assertThat(loaded.rules()).hasSize(4);
+        assertThat(loaded.maySubscribe("alice", "c", "devices/alice/#")).isTrue();
+        assertThat(loaded.maySubscribe("alice", "c", "devices/bob/#")).isFalse();
+        assertThat(loaded.mayPublish("alice", "c", "devices/alice/firmware/v2")).isFalse();
+        assertThat(loaded.maySubscribe("dashboard", "c", "devices/#")).isTrue();
+        assertThat(loaded.mayPublish("dashboard", "c", "devices/x/t")).isFalse();
+        assertThat(loaded.mayPublish(null, "gateway-1", "gateways/gateway-1/up")).isTrue();
+        assertThat(loaded.mayPublish(null, "gateway-2", "gateways/gateway-1/up")).isFalse();
     }
 }
