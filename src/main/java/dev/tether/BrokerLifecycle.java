@@ -1,10 +1,10 @@
 package dev.tether;
 
+import dev.tether.auth.acl.AccessControl;
 import dev.tether.cluster.lease.Lease;
 import dev.tether.cluster.lease.LeaseKeeper;
 import dev.tether.cluster.mesh.Replicas;
 import dev.tether.events.SessionEvents;
-import dev.tether.auth.acl.AccessControl;
 import dev.tether.listener.MqttListener;
 import dev.tether.store.Reconciler;
 import dev.tether.store.SessionRecovery;

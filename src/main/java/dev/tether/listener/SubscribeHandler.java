@@ -67,12 +67,11 @@ final class SubscribeHandler {
             var option = t.option();
             if (!TopicNames.isValidTopicFilter(filter)) {
                 codes.add(mqtt5 ? 0x8F : 0x80); // Topic Filter invalid
-            } else if (services.access().isSubscriptionDenied(filter)
-                    || !services.acl().rules().maySubscribe(connection.username(), clientId, filter)) {
-                if (!services.access().isSubscriptionDenied(filter)) {
-                    services.acl().countDenied(AclAction.SUBSCRIBE);
-                }
-                codes.add(mqtt5 ? 0x87 : 0x80); // Not authorized
+            } else if (services.access().isSubscriptionDenied(filter)) {
+                codes.add(mqtt5 ? 0x87 : 0x80); // Not authorized (tether.access.denied-subscriptions)
+            } else if (!services.acl().rules().maySubscribe(connection.username(), clientId, filter)) {
+                services.acl().countDenied(AclAction.SUBSCRIBE);
+                codes.add(mqtt5 ? 0x87 : 0x80); // Not authorized (mqtt_acl)
             } else {
                 int qos = option.qos().value();
                 Subscription s = new Subscription(clientId, filter, qos, mqtt5 && option.isNoLocal(),
