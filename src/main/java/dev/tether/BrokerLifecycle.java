@@ -1,5 +1,6 @@
 package dev.tether;
 
+import dev.tether.auth.acl.AccessControl;
 import dev.tether.cluster.lease.Lease;
 import dev.tether.cluster.lease.LeaseKeeper;
 import dev.tether.cluster.mesh.Replicas;
@@ -43,9 +44,12 @@ public class BrokerLifecycle {
     private final LeaseKeeper leaseKeeper;
     private final Lease lease;
     private final Replicas replicas;
+    private final AccessControl acl;
 
     public BrokerLifecycle(SessionRecovery recovery, MqttListener listener, SessionEvents events, Reconciler reconciler,
-                           Scheduler scheduler, LeaseKeeper leaseKeeper, Lease lease, Replicas replicas) {
+                           Scheduler scheduler, LeaseKeeper leaseKeeper, Lease lease, Replicas replicas,
+                           AccessControl acl) {
+        this.acl = acl;
         this.replicas = replicas;
         this.scheduler = scheduler;
         this.leaseKeeper = leaseKeeper;
@@ -67,6 +71,7 @@ public class BrokerLifecycle {
         // Halted until now (quarkus.scheduler.start-mode): a will the expiry job publishes must find
         // the subscriptions that recovery loaded.
         scheduler.resume();
+        acl.reload().await().atMost(START_TIMEOUT); // no client is served before the access rules are known
         listener.start().await().atMost(START_TIMEOUT);
     }
 

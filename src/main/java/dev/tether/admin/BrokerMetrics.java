@@ -1,5 +1,6 @@
 package dev.tether.admin;
 
+import dev.tether.auth.acl.AccessControl;
 import dev.tether.cluster.lease.StopServing;
 import dev.tether.delivery.ConnectedClients;
 import dev.tether.delivery.MessageRouter;
@@ -20,6 +21,7 @@ import jakarta.enterprise.event.Observes;
 public class BrokerMetrics {
 
     private final MeterRegistry registry;
+    private final AccessControl acl;
     private final ConnectedClients clients;
     private final SessionDirectory sessions;
     private final MessageRouter router;
@@ -31,7 +33,8 @@ public class BrokerMetrics {
 
     public BrokerMetrics(MeterRegistry registry, ConnectedClients clients, SessionDirectory sessions,
                          MessageRouter router, Reconciler reconciler, SessionEvents events, SessionWriter writer, MqttListener listener,
-                         StopServing stopServing) {
+                         StopServing stopServing, AccessControl acl) {
+        this.acl = acl;
         this.stopServing = stopServing;
         this.listener = listener;
         this.writer = writer;
@@ -65,6 +68,12 @@ public class BrokerMetrics {
                 .description("QoS 1/2 messages of non-durable sessions dropped because the session already held "
                         + "max-queued-messages (by the queue overflow policy)")
                 .tag("reason", "queue-full").register(registry);
+        FunctionCounter.builder("tether.acl.denied", acl, AccessControl::deniedPublishes)
+                .description("PUBLISH packets and wills refused by the access rules (mqtt_acl)")
+                .tag("action", "publish").register(registry);
+        FunctionCounter.builder("tether.acl.denied", acl, AccessControl::deniedSubscriptions)
+                .description("Topic filters in SUBSCRIBE refused by the access rules (mqtt_acl)")
+                .tag("action", "subscribe").register(registry);
         FunctionCounter.builder("tether.store.transactions", reconciler, Reconciler::transactions)
                 .description("Group-commit transactions written").register(registry);
         FunctionCounter.builder("tether.store.retries", reconciler, Reconciler::retries)

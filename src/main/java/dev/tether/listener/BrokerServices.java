@@ -1,5 +1,6 @@
 package dev.tether.listener;
 
+import dev.tether.auth.acl.AccessControl;
 import dev.tether.cluster.Cluster;
 import dev.tether.cluster.lease.Lease;
 import dev.tether.config.MqttConfig;
@@ -29,6 +30,7 @@ record BrokerServices(
         Clock clock,
         java.util.concurrent.atomic.AtomicLong oversizeDrops,
         AccessRules access,
+        AccessControl acl,
         OutboundLimits outboundLimits,
         Cluster cluster,
         Lease lease) {

@@ -1,5 +1,7 @@
 package dev.tether.listener;
 
+import dev.tether.auth.acl.AclAction;
+import dev.tether.auth.acl.AclRules;
 import dev.tether.cluster.Change;
 import dev.tether.delivery.ClientConnection;
 import dev.tether.delivery.StoredOutboundMessage;
@@ -101,6 +103,20 @@ final class ConnectHandshake {
             refuse(ConnectReasonCode.CLIENT_IDENTIFIER_NOT_VALID);
             return;
         }
+        String username = payload.userName(); // null without the User Name flag
+        connection.username(username);
+        AclRules rules = services.acl().rules();
+        if (rules.usesSubstitution()) {
+            // A '+' or '#' substituted for %c / %u would widen the rule's filter (issue 10).
+            if (AclRules.isUnsafeIdentity(id)) {
+                refuse(ConnectReasonCode.CLIENT_IDENTIFIER_NOT_VALID);
+                return;
+            }
+            if (AclRules.isUnsafeIdentity(username)) {
+                refuse(ConnectReasonCode.NOT_AUTHORIZED);
+                return;
+            }
+        }
         if (mqtt5 && props.getProperty(MqttPropertyType.AUTHENTICATION_METHOD.value()) != null) {
             refuse(ConnectReasonCode.BAD_AUTHENTICATION_METHOD);
             return;
@@ -133,6 +149,11 @@ final class ConnectHandshake {
             connection.will(will);
             if (!TopicNames.isValidTopicName(will.topic())) {
                 refuse(ConnectReasonCode.TOPIC_NAME_INVALID);
+                return;
+            }
+            if (!rules.mayPublish(username, id, will.topic())) {
+                services.acl().countDenied(AclAction.PUBLISH);
+                refuse(ConnectReasonCode.NOT_AUTHORIZED); // the will is a publish of this client's
                 return;
             }
         }

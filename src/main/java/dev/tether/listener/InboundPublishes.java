@@ -1,5 +1,6 @@
 package dev.tether.listener;
 
+import dev.tether.auth.acl.AclAction;
 import dev.tether.events.HolderFenced;
 import dev.tether.events.SessionEvent;
 import dev.tether.protocol.DisconnectReasonCode;
@@ -123,6 +124,18 @@ final class InboundPublishes {
             return;
         }
         String clientId = connection.clientId();
+        if (!services.acl().rules().mayPublish(connection.username(), clientId, topic)) {
+            services.acl().countDenied(AclAction.PUBLISH);
+            LOG.debugf("publish of %s to %s denied by the access rules", clientId, topic);
+            if (qos > 0) {
+                // 5.0: 0x87 Not authorized. 3.1.1 has no negative acknowledgement: acknowledged and dropped.
+                PendingAck ack = new PendingAck(qos == 1 ? MqttMessageType.PUBACK : MqttMessageType.PUBREC, packetId);
+                ack.reasonCode = mqtt5 ? 0x87 : 0x00;
+                pendingAcks.add(ack);
+                flushAcks();
+            }
+            return;
+        }
         PublishedMessage message = NettyPackets.published(p, topic, clientId, connection.now(), mqtt5);
         if (qos == 0) {
             services.router().route(message).subscribe().with(r -> { }, f -> LOG.debugf("QoS 0 message lost: %s", f));

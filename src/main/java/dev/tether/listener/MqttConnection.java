@@ -78,6 +78,8 @@ final class MqttConnection implements ClientConnection {
     private SubscribeHandler subscribeHandler;
     private ProtocolVersion version = ProtocolVersion.MQTT_5;
     private String clientId;
+    /** The CONNECT's User Name, null when none (taken as given until authentication checks it). */
+    private String username;
     private ExpiryInterval expiry = ExpiryInterval.ZERO;
     private Will will;
     private boolean publishWillOnClose = true;
@@ -269,6 +271,15 @@ final class MqttConnection implements ClientConnection {
 
     void clientId(String clientId) {
         this.clientId = clientId;
+    }
+
+    /** The CONNECT's User Name; null when it had none. */
+    String username() {
+        return username;
+    }
+
+    void username(String username) {
+        this.username = username;
     }
 
     void expiry(ExpiryInterval expiry) {

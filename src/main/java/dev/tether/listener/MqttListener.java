@@ -53,12 +53,13 @@ public class MqttListener {
                         MessageRouter router, SubscriptionIndex subscriptions, ConnectedClients clients,
                         SessionDirectory sessions, RetainedMessages retained, BrokerInstance instance, Clock clock,
                         WillPublisher wills, dev.tether.config.AccessConfig access, SessionConfig session,
-                        dev.tether.cluster.Cluster cluster, dev.tether.cluster.lease.Lease lease) {
+                        dev.tether.cluster.Cluster cluster, dev.tether.cluster.lease.Lease lease,
+                        dev.tether.auth.acl.AccessControl acl) {
         this.vertx = vertx;
         this.config = config;
         this.wills = wills;
         this.services = new BrokerServices(instance.id(), config, store, policy, events, router, subscriptions,
-                clients, sessions, retained, clock, oversizeDrops, new AccessRules(access), OutboundLimits.of(session),
+                clients, sessions, retained, clock, oversizeDrops, new AccessRules(access), acl, OutboundLimits.of(session),
                 cluster, lease);
     }
 

@@ -1,5 +1,7 @@
 package dev.tether.listener;
 
+import dev.tether.auth.acl.AclAction;
+import dev.tether.auth.acl.AclRules;
 import dev.tether.cluster.Change;
 import dev.tether.events.HolderFenced;
 import dev.tether.events.SessionEvent;
@@ -66,7 +68,10 @@ final class SubscribeHandler {
             if (!TopicNames.isValidTopicFilter(filter)) {
                 codes.add(mqtt5 ? 0x8F : 0x80); // Topic Filter invalid
             } else if (services.access().isSubscriptionDenied(filter)) {
-                codes.add(mqtt5 ? 0x87 : 0x80); // Not authorized
+                codes.add(mqtt5 ? 0x87 : 0x80); // Not authorized (tether.access.denied-subscriptions)
+            } else if (!services.acl().rules().maySubscribe(connection.username(), clientId, filter)) {
+                services.acl().countDenied(AclAction.SUBSCRIBE);
+                codes.add(mqtt5 ? 0x87 : 0x80); // Not authorized (mqtt_acl)
             } else {
                 int qos = option.qos().value();
                 Subscription s = new Subscription(clientId, filter, qos, mqtt5 && option.isNoLocal(),
@@ -119,7 +124,11 @@ final class SubscribeHandler {
         if (s.isShared() || s.retainHandling() == 2 || (s.retainHandling() == 1 && !isNew)) {
             return;
         }
+        AclRules rules = connection.services().acl().rules();
         for (PublishedMessage r : connection.services().retained().matching(new TopicFilter(s.topicFilter()), connection.now())) {
+            if (!rules.maySubscribe(connection.username(), connection.clientId(), r.topic())) {
+                continue; // a topic the filter's rule allows but a narrower rule denies
+            }
             int qos = Math.min(r.qos(), s.qos());
             List<Integer> ids = s.subscriptionIdentifier() == 0 ? List.of() : List.of(s.subscriptionIdentifier());
             outbound.sendOrHold(r.withRetain(true), qos, ids, 0); // [MQTT-3.3.1-9] retain flag set

@@ -1,0 +1,127 @@
+package dev.tether.auth.acl;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+
+/**
+ * The rules of {@code mqtt_acl} at one moment: an immutable value, pure (JDK only), safe to share between threads.
+ *
+ * <p>With no rule at all everything is allowed. Once any rule exists, what no rule allows is denied. Rules are tried
+ * by priority (higher first), then id (lower first); the first rule whose username, Client Identifier and action
+ * apply and whose filter matches decides:
+ * <ul>
+ *   <li>PUBLISH: the topic name matches the rule's filter;</li>
+ *   <li>SUBSCRIBE, allow rule: the rule's filter covers the requested filter (every topic the requested filter can
+ *       match, the rule's filter matches too): {@code devices/alice/#} covers {@code devices/alice/+/temp}, not
+ *       {@code devices/#};</li>
+ *   <li>SUBSCRIBE, deny rule: the two filters overlap (some topic matches both): a subscription that would receive
+ *       any denied topic is denied as a whole.</li>
+ * </ul>
+ * A shared filter {@code $share/{group}/{f}} is judged by {@code f}. In the rule's filter {@code %u} is replaced by
+ * the username and {@code %c} by the Client Identifier, as text (a {@code /} in them makes more levels). A rule naming
+ * {@code %u} never matches an anonymous client. An identity holding {@code +} or {@code #} would widen the filter: such
+ * identities are refused at CONNECT while {@link #usesSubstitution()}, and here an allow rule never matches them while
+ * a deny rule always does.
+ */
+public final class AclRules {
+
+    /** No rule: everything allowed. */
+    public static final AclRules EMPTY = new AclRules(List.of());
+
+    private static final String SHARE_PREFIX = "$share/";
+
+    private final List<AclRule> rules;
+    private final boolean usesSubstitution;
+
+    private AclRules(List<AclRule> rules) {
+        this.rules = rules;
+        this.usesSubstitution = rules.stream().anyMatch(AclRule::usesSubstitution);
+    }
+
+    /** The rules in deciding order (priority descending, then id ascending). */
+    public static AclRules of(List<AclRule> rows) {
+        List<AclRule> sorted = new ArrayList<>(rows);
+        sorted.sort(Comparator.comparingInt(AclRule::priority).reversed().thenComparingLong(AclRule::id));
+        return new AclRules(List.copyOf(sorted));
+    }
+
+    public List<AclRule> rules() {
+        return rules;
+    }
+
+    public boolean isEmpty() {
+        return rules.isEmpty();
+    }
+
+    /** Whether any rule names {@code %u} or {@code %c}: then identities with {@code +} or {@code #} are refused. */
+    public boolean usesSubstitution() {
+        return usesSubstitution;
+    }
+
+    /** Whether a username or Client Identifier would widen a filter it is substituted into. Null is safe (anonymous). */
+    public static boolean isUnsafeIdentity(String identity) {
+        return identity != null && (identity.indexOf('+') >= 0 || identity.indexOf('#') >= 0);
+    }
+
+    /** Whether {@code username} (null when anonymous) on {@code clientId} may publish to {@code topic}. */
+    public boolean mayPublish(String username, String clientId, String topic) {
+        return decide(username, clientId, AclAction.PUBLISH, topic);
+    }
+
+    /** Whether {@code username} (null when anonymous) on {@code clientId} may subscribe to {@code filter}. */
+    public boolean maySubscribe(String username, String clientId, String filter) {
+        return decide(username, clientId, AclAction.SUBSCRIBE, filter);
+    }
+
+    /**
+     * The decision for a request: true to allow.
+     *
+     * @param action          {@link AclAction#PUBLISH} or {@link AclAction#SUBSCRIBE}
+     * @param topicOrFilter   a topic name (PUBLISH) or a topic filter, possibly shared (SUBSCRIBE); assumed valid
+     */
+    public boolean decide(String username, String clientId, AclAction action, String topicOrFilter) {
+        if (action == AclAction.ALL) {
+            throw new IllegalArgumentException("a request is a publish or a subscribe");
+        }
+        if (rules.isEmpty()) {
+            return true;
+        }
+        String requested = topicOrFilter;
+        if (action == AclAction.SUBSCRIBE && requested.startsWith(SHARE_PREFIX)) {
+            int slash = requested.indexOf('/', SHARE_PREFIX.length());
+            requested = slash < 0 ? requested : requested.substring(slash + 1);
+        }
+        String[] wanted = requested.split("/", -1);
+        for (AclRule rule : rules) {
+            if (!rule.action().appliesTo(action)
+                    || (rule.username() != null && !rule.username().equals(username))
+                    || (rule.clientId() != null && !rule.clientId().equals(clientId))) {
+                continue;
+            }
+            String filter = rule.topicFilter();
+            if (rule.usesSubstitution()) {
+                boolean needsUser = filter.contains("%u");
+                boolean needsClient = filter.contains("%c");
+                if ((needsUser && username == null) || (needsClient && clientId == null)) {
+                    continue; // about the client's own name, which it has not got
+                }
+                if ((needsUser && isUnsafeIdentity(username)) || (needsClient && isUnsafeIdentity(clientId))) {
+                    if (rule.allow()) {
+                        continue;
+                    }
+                    return false;
+                }
+                filter = filter.replace("%u", needsUser ? username : "").replace("%c", needsClient ? clientId : "");
+            }
+            String[] ruleLevels = filter.split("/", -1);
+            boolean matches = action == AclAction.PUBLISH ? Filters.matches(ruleLevels, wanted)
+                    : rule.allow() ? Filters.covers(ruleLevels, wanted)
+                    : Filters.overlaps(ruleLevels, wanted);
+            if (matches) {
+                return rule.allow();
+            }
+        }
+        return false;
+    }
+}

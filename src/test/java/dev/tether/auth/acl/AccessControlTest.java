@@ -1,0 +1,224 @@
+package dev.tether.auth.acl;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.tether.listener.MqttListener;
+import dev.tether.testing.MqttPackets;
+import dev.tether.testing.PostgresResource;
+import dev.tether.testing.RawMqttClient;
+import dev.tether.testing.ReceivedPacket;
+import dev.tether.testing.Sql;
+import dev.tether.testing.TestClients;
+import io.quarkus.test.common.WithTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import jakarta.inject.Inject;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.time.Duration;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import javax.sql.DataSource;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Rules of {@code mqtt_acl} enforced end to end. Other tests share this database: with any row present everything
+ * else is denied, so every test removes its rows and reloads the rules before the next one starts.
+ */
+@QuarkusTest
+@WithTestResource(PostgresResource.class)
+class AccessControlTest {
+
+    private static final Duration WAIT = Duration.ofSeconds(5);
+    private static final String OWN_DEVICES =
+            "INSERT INTO mqtt_acl (username, action, topic_filter, permission) VALUES (NULL, 'all', 'devices/%u/#', 'allow')";
+
+    @Inject
+    MqttListener listener;
+    @Inject
+    AccessControl acl;
+    @Inject
+    DataSource dataSource;
+
+    private Sql sql() {
+        return new Sql(dataSource);
+    }
+
+    @AfterEach
+    void removeRules() {
+        sql().update("DELETE FROM mqtt_acl");
+        acl.reload().await().atMost(WAIT);
+        assertThat(sql().count("SELECT count(*) FROM mqtt_acl")).isZero();
+        assertThat(acl.rules().isEmpty()).isTrue();
+    }
+
+    private void rules(String... inserts) {
+        for (String insert : inserts) {
+            sql().update(insert);
+        }
+        acl.reload().await().atMost(WAIT);
+    }
+
+    private RawMqttClient connect(int level, String username) throws Exception {
+        RawMqttClient c = RawMqttClient.connect("127.0.0.1", listener.port());
+        c.send(MqttPackets.connect(level, TestClients.uniqueId("acl")).username(username).build());
+        assertThat(c.receive(WAIT).connackReasonCode()).isZero();
+        return c;
+    }
+
+    private static List<Integer> subscribe(RawMqttClient c, int level, int packetId, String... filters) throws Exception {
+        MqttPackets.Subscription[] subs = new MqttPackets.Subscription[filters.length];
+        for (int i = 0; i < filters.length; i++) {
+            subs[i] = new MqttPackets.Subscription(filters[i], 1);
+        }
+        c.send(MqttPackets.subscribe(packetId, level, null, subs));
+        return c.receive(WAIT).subackReasonCodes(level);
+    }
+
+    private static ReceivedPacket publish(RawMqttClient c, int level, String topic, int packetId) throws Exception {
+        c.send(MqttPackets.publish(level, topic, 1, packetId, topic.getBytes(StandardCharsets.UTF_8)));
+        ReceivedPacket ack = c.receive(WAIT);
+        assertThat(ack.type()).isEqualTo(MqttPackets.PUBACK);
+        return ack;
+    }
+
+    @Test
+    void subscribe_whenOnlyOwnDevicesAllowedMqtt5_thenOthersNotAuthorized() throws Exception {
+        rules(OWN_DEVICES);
+        try (RawMqttClient alice = connect(5, "alice")) {
+            assertThat(subscribe(alice, 5, 1, "devices/alice/#", "devices/bob/#", "devices/#", "devices/alice/+/temp",
+                    "$share/g/devices/alice/x"))
+                    .containsExactly(0x01, 0x87, 0x87, 0x01, 0x01);
+        }
+    }
+
+    @Test
+    void subscribe_whenOnlyOwnDevicesAllowedMqtt311_thenOthersFailure() throws Exception {
+        rules(OWN_DEVICES);
+        try (RawMqttClient alice = connect(4, "alice")) {
+            assertThat(subscribe(alice, 4, 1, "devices/alice/#", "devices/bob/#")).containsExactly(0x01, 0x80);
+        }
+    }
+
+    @Test
+    void publish_whenDeniedMqtt5_thenPubackNotAuthorizedAndNotDelivered() throws Exception {
+        rules(OWN_DEVICES,
+                "INSERT INTO mqtt_acl (username, action, topic_filter, permission) VALUES ('watcher', 'subscribe', '#', 'allow')");
+        try (RawMqttClient watcher = connect(5, "watcher"); RawMqttClient alice = connect(5, "alice")) {
+            assertThat(subscribe(watcher, 5, 1, "devices/#")).containsExactly(0x01);
+            assertThat(publish(alice, 5, "devices/bob/t", 1).pubackReasonCode()).isEqualTo(0x87);
+            assertThat(publish(alice, 5, "devices/alice/t", 2).pubackReasonCode()).isZero();
+            // Only the allowed message arrives: the denied one, published first, was not routed.
+            assertThat(watcher.receive(WAIT).publishTopic()).isEqualTo("devices/alice/t");
+        }
+    }
+
+    @Test
+    void publish_whenDeniedMqtt311_thenAcknowledgedAndDropped() throws Exception {
+        rules(OWN_DEVICES,
+                "INSERT INTO mqtt_acl (username, action, topic_filter, permission) VALUES ('watcher', 'subscribe', '#', 'allow')");
+        long deniedBefore = acl.deniedPublishes();
+        try (RawMqttClient watcher = connect(4, "watcher"); RawMqttClient alice = connect(4, "alice")) {
+            assertThat(subscribe(watcher, 4, 1, "devices/#")).containsExactly(0x01);
+            assertThat(publish(alice, 4, "devices/bob/t", 1).packetId()).isEqualTo(1); // no negative ack in 3.1.1
+            assertThat(publish(alice, 4, "devices/alice/t", 2).packetId()).isEqualTo(2);
+            assertThat(watcher.receive(WAIT).publishTopic()).isEqualTo("devices/alice/t");
+        }
+        assertThat(acl.deniedPublishes()).isEqualTo(deniedBefore + 1);
+    }
+
+    @Test
+    void reload_whenRuleInserted_thenEnforcedWithinTwoSeconds() throws Exception {
+        try (RawMqttClient alice = connect(5, "alice")) {
+            assertThat(subscribe(alice, 5, 1, "elsewhere/x")).containsExactly(0x01);
+            sql().update(OWN_DEVICES); // no explicit reload: the periodic one must pick it up
+            long start = System.nanoTime();
+            int packetId = 2;
+            List<Integer> codes;
+            do {
+                Thread.sleep(50);
+                codes = subscribe(alice, 5, packetId++, "elsewhere/y");
+            } while (codes.get(0) != 0x87 && System.nanoTime() - start < Duration.ofSeconds(3).toNanos());
+            Duration took = Duration.ofNanos(System.nanoTime() - start);
+            assertThat(codes).containsExactly(0x87);
+            assertThat(took).isLessThan(Duration.ofSeconds(2));
+        }
+    }
+
+    @Test
+    void connect_whenWillTopicDenied_thenNotAuthorized() throws Exception {
+        rules(OWN_DEVICES);
+        for (int level : new int[] {5, 4}) {
+            try (RawMqttClient c = RawMqttClient.connect("127.0.0.1", listener.port())) {
+                c.send(MqttPackets.connect(level, TestClients.uniqueId("acl")).username("alice")
+                        .will("devices/bob/will", new byte[] {1}, 0, false).build());
+                assertThat(c.receive(WAIT).connackReasonCode()).isEqualTo(level == 5 ? 0x87 : 5);
+                assertThat(c.awaitClosed(WAIT)).isTrue();
+            }
+            try (RawMqttClient c = RawMqttClient.connect("127.0.0.1", listener.port())) {
+                c.send(MqttPackets.connect(level, TestClients.uniqueId("acl")).username("alice")
+                        .will("devices/alice/will", new byte[] {1}, 0, false).build());
+                assertThat(c.receive(WAIT).connackReasonCode()).isZero();
+            }
+        }
+    }
+
+    @Test
+    void connect_whenIdentityHasWildcardAndRulesSubstitute_thenRefused() throws Exception {
+        rules(OWN_DEVICES);
+        try (RawMqttClient c = RawMqttClient.connect("127.0.0.1", listener.port())) {
+            c.send(MqttPackets.connect(5, TestClients.uniqueId("acl")).username("a+b").build());
+            assertThat(c.receive(WAIT).connackReasonCode()).isEqualTo(0x87);
+        }
+        try (RawMqttClient c = RawMqttClient.connect("127.0.0.1", listener.port())) {
+            c.send(MqttPackets.connect(5, "acl#" + TestClients.uniqueId("x")).username("alice").build());
+            assertThat(c.receive(WAIT).connackReasonCode()).isEqualTo(0x85);
+        }
+        try (RawMqttClient c = RawMqttClient.connect("127.0.0.1", listener.port())) {
+            c.send(MqttPackets.connect(4, "acl#" + TestClients.uniqueId("x")).username("alice").build());
+            assertThat(c.receive(WAIT).connackReasonCode()).isEqualTo(2);
+        }
+    }
+
+    /** The ```sql blocks of the README's "Access rules" section, in order. */
+    static List<String> readmeExamples() throws Exception {
+        String readme = Files.readString(Path.of("README.md"));
+        int start = readme.indexOf("## Access rules");
+        int end = readme.indexOf("\n## ", start + 1);
+        Matcher m = Pattern.compile("```sql\\n(.*?)```", Pattern.DOTALL).matcher(readme.substring(start, end));
+        List<String> out = new ArrayList<>();
+        while (m.find()) {
+            String q = m.group(1).trim();
+            out.add(q.endsWith(";") ? q.substring(0, q.length() - 1) : q);
+        }
+        return out;
+    }
+
+    @Test
+    void readmeExamples_whenRun_thenRulesDecideAsDocumented() throws Exception {
+        List<String> examples = readmeExamples();
+        assertThat(examples).hasSizeGreaterThanOrEqualTo(5);
+        for (String q : examples) {
+            String body = q.replaceAll("(?m)^--.*\\n", "").trim();
+            if (body.startsWith("SELECT")) {
+                assertThat(sql().rows(body)).as(q).hasSize(4);
+            } else if (body.startsWith("INSERT")) {
+                assertThat(sql().update(body)).as(q).isEqualTo(1);
+            } else {
+                assertThat(body).startsWith("DELETE FROM mqtt_acl"); // run by removeRules()
+            }
+        }
+        AclRules loaded = acl.reload().await().atMost(WAIT);
+        assertThat(loaded.rules()).hasSize(4);
+        assertThat(loaded.maySubscribe("alice", "c", "devices/alice/#")).isTrue();
+        assertThat(loaded.maySubscribe("alice", "c", "devices/bob/#")).isFalse();
+        assertThat(loaded.mayPublish("alice", "c", "devices/alice/firmware/v2")).isFalse();
+        assertThat(loaded.maySubscribe("dashboard", "c", "devices/#")).isTrue();
+        assertThat(loaded.mayPublish("dashboard", "c", "devices/x/t")).isFalse();
+        assertThat(loaded.mayPublish(null, "gateway-1", "gateways/gateway-1/up")).isTrue();
+        assertThat(loaded.mayPublish(null, "gateway-2", "gateways/gateway-1/up")).isFalse();
+    }
+}
