@@ -1,5 +1,7 @@
 package dev.tether.listener;
 
+import dev.tether.auth.Authenticator;
+import dev.tether.auth.LiveUsers;
 import dev.tether.cluster.Cluster;
 import dev.tether.cluster.lease.Lease;
 import dev.tether.config.MqttConfig;
@@ -31,5 +33,7 @@ record BrokerServices(
         AccessRules access,
         OutboundLimits outboundLimits,
         Cluster cluster,
-        Lease lease) {
+        Lease lease,
+        Authenticator auth,
+        LiveUsers liveUsers) {
 }

@@ -97,6 +97,9 @@ final class MqttConnection implements ClientConnection {
     private long keepAliveTimer = -1;
     private long connectTimer;
     private boolean paused;
+    /** The User Name the client logged in with (null: anonymous), and what disconnects it when that user is disabled. */
+    private String username;
+    private Runnable kick;
     /** A DISCONNECT was sent: inbound packets are ignored until the connection closes. */
     private boolean disconnecting;
 
@@ -283,6 +286,16 @@ final class MqttConnection implements ClientConnection {
         this.epoch = epoch;
     }
 
+    /**
+     * The client logged in as {@code username}: listed among this replica's {@link dev.tether.auth.LiveUsers}, so
+     * that it is disconnected (0x98) once the user is disabled.
+     */
+    void loggedIn(String username) {
+        this.username = username;
+        this.kick = () -> context.runOnContext(v -> disconnect(DisconnectReasonCode.ADMINISTRATIVE_ACTION));
+        services.liveUsers().add(username, kick);
+    }
+
     /** The CONNECT was valid: the session opens, and packets the client sends meanwhile are held. */
     void connecting() {
         phase = Phase.CONNECTING;
@@ -390,6 +403,9 @@ final class MqttConnection implements ClientConnection {
             context.owner().cancelTimer(keepAliveTimer);
         }
         context.owner().cancelTimer(connectTimer);
+        if (username != null) {
+            services.liveUsers().remove(username, kick);
+        }
         heldInbound.forEach(ReferenceCountUtil::release);
         heldInbound.clear();
         if (was == Phase.AWAITING_CONNECT || clientId == null) {
