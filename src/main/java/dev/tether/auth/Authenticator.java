@@ -92,7 +92,7 @@ public class Authenticator {
             wait = wait.onItem().delayIt().by(admission.delay());
         }
         byte[] password = c.password() == null ? new byte[0] : c.password();
-        return wait.chain(() -> check(c.username(), password).ifNoItem().after(timeout).fail())
+        return wait.chain(() -> check(c.username(), password, admission.suspect()).ifNoItem().after(timeout).fail())
                 .map(outcome -> {
                     if (outcome == AuthOutcome.BAD_CREDENTIALS) {
                         throttle.failed(c.address(), clock.instant());
@@ -118,9 +118,9 @@ public class Authenticator {
         return verifier.hashes();
     }
 
-    private Uni<AuthOutcome> check(String username, byte[] password) {
+    private Uni<AuthOutcome> check(String username, byte[] password, boolean suspect) {
         return users.find(username).chain(row -> Uni.createFrom()
-                .completionStage(verifier.verify(username, password, row.map(UserRow::passwordHash)))
+                .completionStage(verifier.verify(username, password, row.map(UserRow::passwordHash), suspect))
                 .map(ok -> !ok ? AuthOutcome.BAD_CREDENTIALS
                         : row.get().enabled() ? AuthOutcome.ACCEPTED : AuthOutcome.NOT_AUTHORIZED));
     }

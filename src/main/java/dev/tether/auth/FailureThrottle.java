@@ -14,10 +14,13 @@ import java.util.Map;
  */
 public final class FailureThrottle {
 
-    /** What happens to an attempt from an address: refused at once, or checked after {@code delay}. */
-    public record Admission(boolean banned, Duration delay) {
-        static final Admission NOW = new Admission(false, Duration.ZERO);
-        static final Admission BANNED = new Admission(true, Duration.ZERO);
+    /**
+     * What happens to an attempt from an address: refused at once, or checked after {@code delay}; {@code suspect}
+     * when the address has failed or has other attempts running (its check then waits behind clean addresses').
+     */
+    public record Admission(boolean banned, Duration delay, boolean suspect) {
+        static final Admission CLEAN = new Admission(false, Duration.ZERO, false);
+        static final Admission BANNED = new Admission(true, Duration.ZERO, true);
     }
 
     /** Limits; see {@code tether.auth.*}. */
@@ -60,12 +63,15 @@ public final class FailureThrottle {
             return Admission.BANNED;
         }
         r.running++;
+        if (pending == 0) {
+            return Admission.CLEAN;
+        }
         int over = pending - limits.failuresBeforeDelay();
         if (over < 0) {
-            return Admission.NOW;
+            return new Admission(false, Duration.ZERO, true);
         }
         Duration delay = limits.firstDelay().multipliedBy(1L << Math.min(over, 20));
-        return new Admission(false, delay.compareTo(limits.maxDelay()) > 0 ? limits.maxDelay() : delay);
+        return new Admission(false, delay.compareTo(limits.maxDelay()) > 0 ? limits.maxDelay() : delay, true);
     }
 
     /** An admitted attempt failed (wrong credentials). */

@@ -21,7 +21,9 @@ import org.jboss.logging.Logger;
 
 /**
  * Checks passwords against bcrypt hashes ({@code $2a$}, {@code $2b$}, {@code $2y$}) with BouncyCastle, on its own
- * small pool of threads with a bounded queue (never an event loop: cost 10 is ~100 ms of CPU). An unknown user is
+ * small pool of threads with a bounded queue (never an event loop: cost 10 is ~100 ms of CPU), and checks for
+ * suspect addresses (that failed recently) on one thread of their own, so that an attacker's checks never delay
+ * those of clean addresses. An unknown user is
  * checked against a dummy hash of the same cost, so that the time taken does not tell which users exist.
  * Successful checks are remembered, keyed by user, a salted SHA-256 of the password and the stored hash: a
  * reconnect storm costs no bcrypt, and a changed hash no longer matches its entry.
@@ -32,6 +34,7 @@ public final class PasswordVerifier implements AutoCloseable {
     private static final int DUMMY_COST = 10;
 
     private final ThreadPoolExecutor executor;
+    private final ThreadPoolExecutor suspectExecutor;
     private final String dummyHash;
     private final byte[] cacheSalt = new byte[16];
     private final Set<String> verified;
@@ -43,13 +46,8 @@ public final class PasswordVerifier implements AutoCloseable {
         byte[] salt = new byte[16];
         random.nextBytes(salt);
         this.dummyHash = OpenBSDBCrypt.generate("2b", "tether-dummy".toCharArray(), salt, DUMMY_COST);
-        AtomicInteger n = new AtomicInteger();
-        this.executor = new ThreadPoolExecutor(threads, threads, 0, TimeUnit.MILLISECONDS,
-                new ArrayBlockingQueue<>(queue), r -> {
-                    Thread t = new Thread(r, "tether-password-" + n.incrementAndGet());
-                    t.setDaemon(true);
-                    return t;
-                }, new ThreadPoolExecutor.AbortPolicy());
+        this.executor = executor("tether-password-", threads, queue);
+        this.suspectExecutor = executor("tether-password-suspect-", 1, queue);
         this.verified = Collections.synchronizedSet(Collections.newSetFromMap(new LinkedHashMap<>(16, 0.75f, true) {
             @Override
             protected boolean removeEldestEntry(Map.Entry<String, Boolean> eldest) {
@@ -62,7 +60,8 @@ public final class PasswordVerifier implements AutoCloseable {
      * True when {@code storedHash} is present and {@code password} matches it. Completes on a verifier thread (or
      * at once, from the cache); fails when the queue is full.
      */
-    public CompletableFuture<Boolean> verify(String username, byte[] password, Optional<String> storedHash) {
+    public CompletableFuture<Boolean> verify(String username, byte[] password, Optional<String> storedHash,
+                                             boolean suspect) {
         String key = storedHash.map(h -> cacheKey(username, password, h)).orElse(null);
         if (key != null && verified.contains(key)) {
             return CompletableFuture.completedFuture(true);
@@ -73,7 +72,7 @@ public final class PasswordVerifier implements AutoCloseable {
                 verified.add(key);
             }
             return ok;
-        }, executor);
+        }, suspect ? suspectExecutor : executor);
     }
 
     /** bcrypt computations run so far (the cache's hits not counted). */
@@ -109,5 +108,16 @@ public final class PasswordVerifier implements AutoCloseable {
     @Override
     public void close() {
         executor.shutdownNow();
+        suspectExecutor.shutdownNow();
+    }
+
+    private static ThreadPoolExecutor executor(String name, int threads, int queue) {
+        AtomicInteger n = new AtomicInteger();
+        return new ThreadPoolExecutor(threads, threads, 0, TimeUnit.MILLISECONDS, new ArrayBlockingQueue<>(queue),
+                r -> {
+                    Thread t = new Thread(r, name + n.incrementAndGet());
+                    t.setDaemon(true);
+                    return t;
+                }, new ThreadPoolExecutor.AbortPolicy());
     }
 }

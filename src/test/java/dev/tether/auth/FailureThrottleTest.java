@@ -16,8 +16,10 @@ class FailureThrottleTest {
     @Test
     void admit_whenFewFailures_thenNoDelay() {
         FailureThrottle t = new FailureThrottle(LIMITS);
-        for (int i = 0; i < 3; i++) {
-            assertThat(t.admit("a", T0)).isEqualTo(new FailureThrottle.Admission(false, Duration.ZERO));
+        assertThat(t.admit("a", T0)).isEqualTo(FailureThrottle.Admission.CLEAN);
+        t.failed("a", T0);
+        for (int i = 1; i < 3; i++) {
+            assertThat(t.admit("a", T0)).isEqualTo(new FailureThrottle.Admission(false, Duration.ZERO, true));
             t.failed("a", T0);
         }
         assertThat(t.admit("a", T0).delay()).isEqualTo(Duration.ofMillis(250));
@@ -69,7 +71,7 @@ class FailureThrottleTest {
             t.admit("a", T0);
             t.ended("a");
         }
-        assertThat(t.admit("a", T0)).isEqualTo(new FailureThrottle.Admission(false, Duration.ZERO));
+        assertThat(t.admit("a", T0)).isEqualTo(FailureThrottle.Admission.CLEAN);
     }
 
     @Test
