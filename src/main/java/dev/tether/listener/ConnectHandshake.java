@@ -163,7 +163,11 @@ final class ConnectHandshake {
             if (!connection.isClosed()) {
                 onAuthenticated(outcome, accepted);
             }
-        }, f -> refuse(ConnectReasonCode.SERVER_UNAVAILABLE));
+        }, f -> {
+            if (!connection.isClosed()) {
+                refuse(ConnectReasonCode.SERVER_UNAVAILABLE); // fail closed
+            }
+        });
     }
 
     /** Goes on with an accepted CONNECT, or refuses it; the reason never tells whether the user exists. */
