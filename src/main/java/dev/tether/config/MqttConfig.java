@@ -8,8 +8,11 @@ import java.time.Duration;
 @ConfigMapping(prefix = "tether.mqtt")
 public interface MqttConfig {
 
-    /** Address the MQTT over TCP listener binds to. */
-    @WithDefault("0.0.0.0")
+    /**
+     * Address the MQTT over TCP listener binds to. Loopback by default: while it is, anonymous clients are accepted
+     * unless {@code tether.auth.allow-anonymous} says otherwise; bind 0.0.0.0 to serve other hosts.
+     */
+    @WithDefault("127.0.0.1")
     String host();
 
     /** Port of the MQTT over TCP listener (0 picks a free port, logged at start). */

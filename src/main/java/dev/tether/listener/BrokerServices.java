@@ -1,5 +1,7 @@
 package dev.tether.listener;
 
+import dev.tether.auth.Authenticator;
+import dev.tether.auth.LiveUsers;
 import dev.tether.auth.acl.AccessControl;
 import dev.tether.cluster.Cluster;
 import dev.tether.cluster.lease.Lease;
@@ -33,5 +35,7 @@ record BrokerServices(
         AccessControl acl,
         OutboundLimits outboundLimits,
         Cluster cluster,
-        Lease lease) {
+        Lease lease,
+        Authenticator auth,
+        LiveUsers liveUsers) {
 }

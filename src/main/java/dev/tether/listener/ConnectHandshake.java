@@ -1,5 +1,7 @@
 package dev.tether.listener;
 
+import dev.tether.auth.AuthOutcome;
+import dev.tether.auth.Credentials;
 import dev.tether.auth.acl.AclAction;
 import dev.tether.auth.acl.AclRules;
 import dev.tether.cluster.Change;
@@ -63,6 +65,8 @@ final class ConnectHandshake {
     private boolean keepAliveAnnounced;
     private int keepAliveSeconds;
     private String responseInformation;
+    /** The User Name the client logged in with, null for an anonymous client. */
+    private String username;
 
     ConnectHandshake(MqttConnection connection, InboundPublishes inbound, OutboundDelivery outbound,
                      WillPublisher wills) {
@@ -103,7 +107,7 @@ final class ConnectHandshake {
             refuse(ConnectReasonCode.CLIENT_IDENTIFIER_NOT_VALID);
             return;
         }
-        String username = payload.userName(); // null without the User Name flag
+        String username = header.hasUserName() ? payload.userName() : null;
         connection.username(username);
         AclRules rules = services.acl().rules();
         if (rules.usesSubstitution()) {
@@ -157,12 +161,55 @@ final class ConnectHandshake {
                 return;
             }
         }
+        if (!mqtt5 && header.hasPassword() && !header.hasUserName()) {
+            connection.transport().close(); // [MQTT-3.1.2-22] a protocol violation in 3.1.1: closed without CONNACK
+            return;
+        }
+        Credentials credentials = new Credentials(connection.transport().remoteHost(),
+                connection.transport().onLoopbackListener(), username,
+                header.hasPassword() ? payload.passwordInBytes() : null);
+        connection.connecting(); // packets the client sends while its credentials are checked are held
+        String clientId = id;
+        boolean assignedId = assigned;
+        Runnable accepted = () -> {
+            this.username = username;
+            proceed(clientId, assignedId, cleanStart, props, header.keepAliveTimeSeconds(), requestResponseInformation);
+        };
+        if (username == null && !header.hasPassword()) {
+            onAuthenticated(services.auth().anonymous(credentials.loopback()), accepted); // decided at once
+            return;
+        }
+        connection.onContext(services.auth().authenticate(credentials), outcome -> {
+            if (!connection.isClosed()) {
+                onAuthenticated(outcome, accepted);
+            }
+        }, f -> {
+            if (!connection.isClosed()) {
+                refuse(ConnectReasonCode.SERVER_UNAVAILABLE); // fail closed
+            }
+        });
+    }
+
+    /** Goes on with an accepted CONNECT, or refuses it; the reason never tells whether the user exists. */
+    private void onAuthenticated(AuthOutcome outcome, Runnable accepted) {
+        switch (outcome) {
+            case ACCEPTED -> accepted.run();
+            case BAD_CREDENTIALS -> refuse(ConnectReasonCode.BAD_USER_NAME_OR_PASSWORD);
+            case NOT_AUTHORIZED -> refuse(ConnectReasonCode.NOT_AUTHORIZED);
+            case UNAVAILABLE -> refuse(ConnectReasonCode.SERVER_UNAVAILABLE);
+        }
+    }
+
+    /** The credentials were accepted: the session opens (taking over the connection that held it). */
+    private void proceed(String id, boolean assigned, boolean cleanStart, MqttProperties props, int keepAlive,
+                         boolean requestResponseInformation) {
+        BrokerServices services = connection.services();
+        boolean mqtt5 = connection.mqtt5();
         connection.clientId(id);
         ConnectRequest request = new ConnectRequest(connection.version(), id, cleanStart,
                 NettyPackets.unsignedInt(props, MqttPropertyType.SESSION_EXPIRY_INTERVAL).map(ExpiryInterval::ofSeconds));
         connection.expiry(SessionRules.grantedExpiry(request, services.policy()));
         connection.connecting();
-        int keepAlive = header.keepAliveTimeSeconds();
         Optional<Integer> maxKeepAlive = services.mqtt().maxKeepAlive();
         if (mqtt5 && maxKeepAlive.isPresent() && (keepAlive == 0 || keepAlive > maxKeepAlive.get())) {
             keepAlive = maxKeepAlive.get(); // announced as Server Keep Alive, and the client is held to it
@@ -360,6 +407,9 @@ final class ConnectHandshake {
                 .sessionPresent(d.sessionPresent())
                 .properties(props)
                 .build();
+        if (username != null) {
+            connection.loggedIn(username); // disconnected (0x98) once the user is disabled
+        }
         connection.connected(connack, keepAlive, storedOutbound);
     }
 

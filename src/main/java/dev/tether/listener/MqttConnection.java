@@ -78,8 +78,6 @@ final class MqttConnection implements ClientConnection {
     private SubscribeHandler subscribeHandler;
     private ProtocolVersion version = ProtocolVersion.MQTT_5;
     private String clientId;
-    /** The CONNECT's User Name, null when none (taken as given until authentication checks it). */
-    private String username;
     private ExpiryInterval expiry = ExpiryInterval.ZERO;
     private Will will;
     private boolean publishWillOnClose = true;
@@ -99,6 +97,12 @@ final class MqttConnection implements ClientConnection {
     private long keepAliveTimer = -1;
     private long connectTimer;
     private boolean paused;
+    /**
+     * The CONNECT's User Name (null: anonymous; taken as given by the access rules while authentication checks it,
+     * and the name the client logged in with once it has), and what disconnects it when that user is disabled.
+     */
+    private String username;
+    private Runnable kick;
     /** A DISCONNECT was sent: inbound packets are ignored until the connection closes. */
     private boolean disconnecting;
 
@@ -294,6 +298,16 @@ final class MqttConnection implements ClientConnection {
         this.epoch = epoch;
     }
 
+    /**
+     * The client logged in as {@code username}: listed among this replica's {@link dev.tether.auth.LiveUsers}, so
+     * that it is disconnected (0x98) once the user is disabled.
+     */
+    void loggedIn(String username) {
+        this.username = username;
+        this.kick = () -> context.runOnContext(v -> disconnect(DisconnectReasonCode.ADMINISTRATIVE_ACTION));
+        services.liveUsers().add(username, kick);
+    }
+
     /** The CONNECT was valid: the session opens, and packets the client sends meanwhile are held. */
     void connecting() {
         phase = Phase.CONNECTING;
@@ -401,6 +415,9 @@ final class MqttConnection implements ClientConnection {
             context.owner().cancelTimer(keepAliveTimer);
         }
         context.owner().cancelTimer(connectTimer);
+        if (username != null) {
+            services.liveUsers().remove(username, kick);
+        }
         heldInbound.forEach(ReferenceCountUtil::release);
         heldInbound.clear();
         if (was == Phase.AWAITING_CONNECT || clientId == null) {

@@ -1,5 +1,7 @@
 package dev.tether.listener;
 
+import dev.tether.auth.Authenticator;
+import dev.tether.auth.LiveUsers;
 import dev.tether.config.MqttConfig;
 import dev.tether.config.SessionConfig;
 import dev.tether.config.StoreConfig;
@@ -45,6 +47,7 @@ public class MqttListener {
     private final WillPublisher wills;
     private final Set<MqttConnection> connections = ConcurrentHashMap.newKeySet();
     private final java.util.concurrent.atomic.AtomicLong oversizeDrops = new java.util.concurrent.atomic.AtomicLong();
+    private final Authenticator auth;
     private NetServer server;
     /** Set when the lease is lost: no connection is accepted any more. */
     private volatile boolean abandoned;
@@ -54,13 +57,14 @@ public class MqttListener {
                         SessionDirectory sessions, RetainedMessages retained, BrokerInstance instance, Clock clock,
                         WillPublisher wills, dev.tether.config.AccessConfig access, SessionConfig session,
                         dev.tether.cluster.Cluster cluster, dev.tether.cluster.lease.Lease lease,
-                        dev.tether.auth.acl.AccessControl acl) {
+                        dev.tether.auth.acl.AccessControl acl, Authenticator auth, LiveUsers liveUsers) {
+        this.auth = auth;
         this.vertx = vertx;
         this.config = config;
         this.wills = wills;
         this.services = new BrokerServices(instance.id(), config, store, policy, events, router, subscriptions,
                 clients, sessions, retained, clock, oversizeDrops, new AccessRules(access), acl, OutboundLimits.of(session),
-                cluster, lease);
+                cluster, lease, auth, liveUsers);
     }
 
     /** Binds the listener; the returned {@link Uni} gives the bound port. */
@@ -85,7 +89,7 @@ public class MqttListener {
             // written outside this socket's own read, would otherwise flush every packet on its own.
             pipeline.addFirst("flushConsolidation", new FlushConsolidationHandler(
                     FlushConsolidationHandler.DEFAULT_EXPLICIT_FLUSH_AFTER_FLUSHES, true));
-            MqttConnection connection = new MqttConnection(new TcpTransport(socket), Vertx.currentContext(), services, wills);
+            MqttConnection connection = new MqttConnection(new TcpTransport(socket, Loopback.is(config.host())), Vertx.currentContext(), services, wills);
             connections.add(connection);
             if (abandoned) {
                 connection.abandon(); // accepted while the lease was being lost
@@ -101,7 +105,8 @@ public class MqttListener {
         });
         return Uni.createFrom().completionStage(server.listen().toCompletionStage())
                 .map(NetServer::actualPort)
-                .invoke(port -> LOG.infof("MQTT listener on %s:%d", config.host(), port));
+                .invoke(port -> LOG.infof("MQTT listener on %s:%d; %s: here anonymous clients are %s", config.host(),
+                        port, auth.anonymousRule(), auth.allowsAnonymous(Loopback.is(config.host())) ? "accepted" : "refused"));
     }
 
     /**

@@ -30,6 +30,12 @@ interface MqttTransport {
 
     void resume();
 
+    /** The client's address (IP), for throttling failed logins. */
+    String remoteHost();
+
+    /** True when the listener counts as loopback for anonymous clients (see {@code tether.auth.allow-anonymous}). */
+    boolean onLoopbackListener();
+
     /** True when the first packet (CONNECT) carried a duplicated property (see {@link FirstPacketGuard}). */
     boolean connectHadDuplicateProperty();
 }

@@ -9,8 +9,22 @@ final class TcpTransport implements MqttTransport {
 
     private final NetSocketInternal socket;
 
-    TcpTransport(NetSocketInternal socket) {
+    private final boolean loopbackListener;
+
+    /** @param loopbackListener the listener is bound to a loopback address */
+    TcpTransport(NetSocketInternal socket, boolean loopbackListener) {
         this.socket = socket;
+        this.loopbackListener = loopbackListener;
+    }
+
+    @Override
+    public String remoteHost() {
+        return socket.remoteAddress().hostAddress();
+    }
+
+    @Override
+    public boolean onLoopbackListener() {
+        return loopbackListener;
     }
 
     @Override

@@ -41,6 +41,20 @@ final class WebSocketTransport implements MqttTransport {
     }
 
     @Override
+    public String remoteHost() {
+        return webSocket.remoteAddress().hostAddress();
+    }
+
+    /**
+     * The HTTP port is usually bound to every address (health and metrics): a WebSocket counts as loopback when the
+     * client reached it through a loopback address.
+     */
+    @Override
+    public boolean onLoopbackListener() {
+        return Loopback.is(webSocket.localAddress().hostAddress());
+    }
+
+    @Override
     public void close() {
         webSocket.close();
         if (webSocket instanceof WebSocketInternal internal) {

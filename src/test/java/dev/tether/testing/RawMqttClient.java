@@ -62,6 +62,20 @@ public final class RawMqttClient implements AutoCloseable {
         }
     }
 
+    /** As {@link #connect(String, int)} from the local address {@code localHost} (e.g. 127.0.0.2: all of 127/8 is loopback). */
+    public static RawMqttClient connectFrom(String localHost, String host, int port) throws IOException {
+        Socket socket = new Socket();
+        try {
+            socket.setTcpNoDelay(true);
+            socket.bind(new InetSocketAddress(localHost, 0));
+            socket.connect(new InetSocketAddress(host, port), (int) CONNECT_TIMEOUT.toMillis());
+            return new RawMqttClient(socket);
+        } catch (IOException e) {
+            socket.close();
+            throw e;
+        }
+    }
+
     /** Writes the bytes in one write and flushes. */
     public void send(byte[] bytes) throws IOException {
         out.write(bytes);
