@@ -22,6 +22,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import javax.sql.DataSource;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -43,8 +44,20 @@ class AccessControlTest {
     @Inject
     DataSource dataSource;
 
+    private static final String PASSWORD = "acl-test-password";
+
     private Sql sql() {
         return new Sql(dataSource);
+    }
+
+    /** The users these tests log in as (authentication is on for every User Name): password {@value #PASSWORD}. */
+    @BeforeEach
+    void users() {
+        for (String user : List.of("acl-alice", "acl-watcher")) {
+            sql().update("INSERT INTO mqtt_users (username, password_hash) VALUES (?, crypt(?, gen_salt('bf', 4))) "
+                    + "ON CONFLICT (username) DO UPDATE SET password_hash = EXCLUDED.password_hash, enabled = true",
+                    user, PASSWORD);
+        }
     }
 
     @AfterEach
@@ -64,7 +77,7 @@ class AccessControlTest {
 
     private RawMqttClient connect(int level, String username) throws Exception {
         RawMqttClient c = RawMqttClient.connect("127.0.0.1", listener.port());
-        c.send(MqttPackets.connect(level, TestClients.uniqueId("acl")).username(username).build());
+        c.send(MqttPackets.connect(level, TestClients.uniqueId("acl")).username(username).password(PASSWORD).build());
         assertThat(c.receive(WAIT).connackReasonCode()).isZero();
         return c;
     }
@@ -88,9 +101,9 @@ class AccessControlTest {
     @Test
     void subscribe_whenOnlyOwnDevicesAllowedMqtt5_thenOthersNotAuthorized() throws Exception {
         rules(OWN_DEVICES);
-        try (RawMqttClient alice = connect(5, "alice")) {
-            assertThat(subscribe(alice, 5, 1, "devices/alice/#", "devices/bob/#", "devices/#", "devices/alice/+/temp",
-                    "$share/g/devices/alice/x"))
+        try (RawMqttClient alice = connect(5, "acl-alice")) {
+            assertThat(subscribe(alice, 5, 1, "devices/acl-alice/#", "devices/bob/#", "devices/#", "devices/acl-alice/+/temp",
+                    "$share/g/devices/acl-alice/x"))
                     .containsExactly(0x01, 0x87, 0x87, 0x01, 0x01);
         }
     }
@@ -98,41 +111,41 @@ class AccessControlTest {
     @Test
     void subscribe_whenOnlyOwnDevicesAllowedMqtt311_thenOthersFailure() throws Exception {
         rules(OWN_DEVICES);
-        try (RawMqttClient alice = connect(4, "alice")) {
-            assertThat(subscribe(alice, 4, 1, "devices/alice/#", "devices/bob/#")).containsExactly(0x01, 0x80);
+        try (RawMqttClient alice = connect(4, "acl-alice")) {
+            assertThat(subscribe(alice, 4, 1, "devices/acl-alice/#", "devices/bob/#")).containsExactly(0x01, 0x80);
         }
     }
 
     @Test
     void publish_whenDeniedMqtt5_thenPubackNotAuthorizedAndNotDelivered() throws Exception {
         rules(OWN_DEVICES,
-                "INSERT INTO mqtt_acl (username, action, topic_filter, permission) VALUES ('watcher', 'subscribe', '#', 'allow')");
-        try (RawMqttClient watcher = connect(5, "watcher"); RawMqttClient alice = connect(5, "alice")) {
+                "INSERT INTO mqtt_acl (username, action, topic_filter, permission) VALUES ('acl-watcher', 'subscribe', '#', 'allow')");
+        try (RawMqttClient watcher = connect(5, "acl-watcher"); RawMqttClient alice = connect(5, "acl-alice")) {
             assertThat(subscribe(watcher, 5, 1, "devices/#")).containsExactly(0x01);
             assertThat(publish(alice, 5, "devices/bob/t", 1).pubackReasonCode()).isEqualTo(0x87);
-            assertThat(publish(alice, 5, "devices/alice/t", 2).pubackReasonCode()).isZero();
+            assertThat(publish(alice, 5, "devices/acl-alice/t", 2).pubackReasonCode()).isZero();
             // Only the allowed message arrives: the denied one, published first, was not routed.
-            assertThat(watcher.receive(WAIT).publishTopic()).isEqualTo("devices/alice/t");
+            assertThat(watcher.receive(WAIT).publishTopic()).isEqualTo("devices/acl-alice/t");
         }
     }
 
     @Test
     void publish_whenDeniedMqtt311_thenAcknowledgedAndDropped() throws Exception {
         rules(OWN_DEVICES,
-                "INSERT INTO mqtt_acl (username, action, topic_filter, permission) VALUES ('watcher', 'subscribe', '#', 'allow')");
+                "INSERT INTO mqtt_acl (username, action, topic_filter, permission) VALUES ('acl-watcher', 'subscribe', '#', 'allow')");
         long deniedBefore = acl.deniedPublishes();
-        try (RawMqttClient watcher = connect(4, "watcher"); RawMqttClient alice = connect(4, "alice")) {
+        try (RawMqttClient watcher = connect(4, "acl-watcher"); RawMqttClient alice = connect(4, "acl-alice")) {
             assertThat(subscribe(watcher, 4, 1, "devices/#")).containsExactly(0x01);
             assertThat(publish(alice, 4, "devices/bob/t", 1).packetId()).isEqualTo(1); // no negative ack in 3.1.1
-            assertThat(publish(alice, 4, "devices/alice/t", 2).packetId()).isEqualTo(2);
-            assertThat(watcher.receive(WAIT).publishTopic()).isEqualTo("devices/alice/t");
+            assertThat(publish(alice, 4, "devices/acl-alice/t", 2).packetId()).isEqualTo(2);
+            assertThat(watcher.receive(WAIT).publishTopic()).isEqualTo("devices/acl-alice/t");
         }
         assertThat(acl.deniedPublishes()).isEqualTo(deniedBefore + 1);
     }
 
     @Test
     void reload_whenRuleInserted_thenEnforcedWithinTwoSeconds() throws Exception {
-        try (RawMqttClient alice = connect(5, "alice")) {
+        try (RawMqttClient alice = connect(5, "acl-alice")) {
             assertThat(subscribe(alice, 5, 1, "elsewhere/x")).containsExactly(0x01);
             sql().update(OWN_DEVICES); // no explicit reload: the periodic one must pick it up
             long start = System.nanoTime();
@@ -153,14 +166,14 @@ class AccessControlTest {
         rules(OWN_DEVICES);
         for (int level : new int[] {5, 4}) {
             try (RawMqttClient c = RawMqttClient.connect("127.0.0.1", listener.port())) {
-                c.send(MqttPackets.connect(level, TestClients.uniqueId("acl")).username("alice")
+                c.send(MqttPackets.connect(level, TestClients.uniqueId("acl")).username("acl-alice")
                         .will("devices/bob/will", new byte[] {1}, 0, false).build());
                 assertThat(c.receive(WAIT).connackReasonCode()).isEqualTo(level == 5 ? 0x87 : 5);
                 assertThat(c.awaitClosed(WAIT)).isTrue();
             }
             try (RawMqttClient c = RawMqttClient.connect("127.0.0.1", listener.port())) {
-                c.send(MqttPackets.connect(level, TestClients.uniqueId("acl")).username("alice")
-                        .will("devices/alice/will", new byte[] {1}, 0, false).build());
+                c.send(MqttPackets.connect(level, TestClients.uniqueId("acl")).username("acl-alice")
+                        .password(PASSWORD).will("devices/acl-alice/will", new byte[] {1}, 0, false).build());
                 assertThat(c.receive(WAIT).connackReasonCode()).isZero();
             }
         }
@@ -174,11 +187,11 @@ class AccessControlTest {
             assertThat(c.receive(WAIT).connackReasonCode()).isEqualTo(0x87);
         }
         try (RawMqttClient c = RawMqttClient.connect("127.0.0.1", listener.port())) {
-            c.send(MqttPackets.connect(5, "acl#" + TestClients.uniqueId("x")).username("alice").build());
+            c.send(MqttPackets.connect(5, "acl#" + TestClients.uniqueId("x")).username("acl-alice").build());
             assertThat(c.receive(WAIT).connackReasonCode()).isEqualTo(0x85);
         }
         try (RawMqttClient c = RawMqttClient.connect("127.0.0.1", listener.port())) {
-            c.send(MqttPackets.connect(4, "acl#" + TestClients.uniqueId("x")).username("alice").build());
+            c.send(MqttPackets.connect(4, "acl#" + TestClients.uniqueId("x")).username("acl-alice").build());
             assertThat(c.receive(WAIT).connackReasonCode()).isEqualTo(2);
         }
     }
@@ -213,9 +226,9 @@ class AccessControlTest {
         }
         AclRules loaded = acl.reload().await().atMost(WAIT);
         assertThat(loaded.rules()).hasSize(4);
-        assertThat(loaded.maySubscribe("alice", "c", "devices/alice/#")).isTrue();
-        assertThat(loaded.maySubscribe("alice", "c", "devices/bob/#")).isFalse();
-        assertThat(loaded.mayPublish("alice", "c", "devices/alice/firmware/v2")).isFalse();
+        assertThat(loaded.maySubscribe("acl-alice", "c", "devices/acl-alice/#")).isTrue();
+        assertThat(loaded.maySubscribe("acl-alice", "c", "devices/bob/#")).isFalse();
+        assertThat(loaded.mayPublish("acl-alice", "c", "devices/acl-alice/firmware/v2")).isFalse();
         assertThat(loaded.maySubscribe("dashboard", "c", "devices/#")).isTrue();
         assertThat(loaded.mayPublish("dashboard", "c", "devices/x/t")).isFalse();
         assertThat(loaded.mayPublish(null, "gateway-1", "gateways/gateway-1/up")).isTrue();
