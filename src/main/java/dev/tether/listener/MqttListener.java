@@ -48,6 +48,8 @@ public class MqttListener {
     private final Set<MqttConnection> connections = ConcurrentHashMap.newKeySet();
     private final java.util.concurrent.atomic.AtomicLong oversizeDrops = new java.util.concurrent.atomic.AtomicLong();
     private final Authenticator auth;
+    /** The HTTP port's address: MQTT over WebSocket counts as a loopback listener only when this is loopback. */
+    private final String httpHost;
     private NetServer server;
     /** Set when the lease is lost: no connection is accepted any more. */
     private volatile boolean abandoned;
@@ -57,8 +59,11 @@ public class MqttListener {
                         SessionDirectory sessions, RetainedMessages retained, BrokerInstance instance, Clock clock,
                         WillPublisher wills, dev.tether.config.AccessConfig access, SessionConfig session,
                         dev.tether.cluster.Cluster cluster, dev.tether.cluster.lease.Lease lease,
-                        dev.tether.auth.acl.AccessControl acl, Authenticator auth, LiveUsers liveUsers) {
+                        dev.tether.auth.acl.AccessControl acl, Authenticator auth, LiveUsers liveUsers,
+                        @org.eclipse.microprofile.config.inject.ConfigProperty(name = "quarkus.http.host")
+                        String httpHost) {
         this.auth = auth;
+        this.httpHost = httpHost;
         this.vertx = vertx;
         this.config = config;
         this.wills = wills;
@@ -117,7 +122,7 @@ public class MqttListener {
         io.netty.channel.embedded.EmbeddedChannel codec = new io.netty.channel.embedded.EmbeddedChannel(
                 new FirstPacketGuard(), new MqttDecoder(config.maxPacketSize(), config.maxClientIdLength()),
                 MqttEncoder.INSTANCE);
-        MqttConnection connection = new MqttConnection(new WebSocketTransport(webSocket, codec), Vertx.currentContext(),
+        MqttConnection connection = new MqttConnection(new WebSocketTransport(webSocket, codec, Loopback.is(httpHost)), Vertx.currentContext(),
                 services, wills);
         connections.add(connection);
         if (abandoned) {

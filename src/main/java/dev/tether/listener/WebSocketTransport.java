@@ -15,10 +15,14 @@ import io.vertx.core.http.impl.WebSocketInternal;
  */
 final class WebSocketTransport implements MqttTransport {
 
+    /** Whether the HTTP port is bound to a loopback address only. */
+    private final boolean loopbackListener;
+
     private final ServerWebSocket webSocket;
     private final EmbeddedChannel codec;
 
-    WebSocketTransport(ServerWebSocket webSocket, EmbeddedChannel codec) {
+    WebSocketTransport(ServerWebSocket webSocket, EmbeddedChannel codec, boolean loopbackListener) {
+        this.loopbackListener = loopbackListener;
         this.webSocket = webSocket;
         this.codec = codec;
     }
@@ -46,12 +50,13 @@ final class WebSocketTransport implements MqttTransport {
     }
 
     /**
-     * The HTTP port is usually bound to every address (health and metrics): a WebSocket counts as loopback when the
-     * client reached it through a loopback address.
+     * Whether the HTTP port ({@code quarkus.http.host}) is bound to a loopback address only, as for TCP: not where this
+     * client came from, since a reverse proxy on the same host (nginx, a mesh sidecar, Knative's queue-proxy) makes
+     * every client arrive through loopback.
      */
     @Override
     public boolean onLoopbackListener() {
-        return Loopback.is(webSocket.localAddress().hostAddress());
+        return loopbackListener;
     }
 
     @Override
