@@ -307,14 +307,21 @@ public class Replicas implements Cluster {
         if (!peers.containsKey(peer)) {
             return CompletableFuture.completedFuture(null); // gone meanwhile
         }
+        return requestOrFence(peer, CHANGE, body, deadlineNanos);
+    }
+
+    /**
+     * A request to a peer that completes when it answers; while the peer is not linked (starting, or re-dialing) it is
+     * tried again until the deadline; a peer that still does not answer is fenced and its lease waited out.
+     */
+    private CompletableFuture<Void> requestOrFence(UUID peer, int type, Buffer body, long deadlineNanos) {
         Duration left = Duration.ofNanos(Math.max(1, deadlineNanos - System.nanoTime()));
-        return links.request(peer, CHANGE, body.copy(), left).toCompletableFuture()
+        return links.request(peer, type, body.copy(), left).toCompletableFuture()
                 .<Void>thenApply(reply -> null)
                 .exceptionallyCompose(f -> {
-                    if (System.nanoTime() < deadlineNanos && !links.isLinked(peer)) {
-                        // Not linked yet (it is starting, or re-dialing): try again until the deadline.
+                    if (System.nanoTime() < deadlineNanos && !links.isLinked(peer) && peers.containsKey(peer)) {
                         CompletableFuture<Void> retry = new CompletableFuture<>();
-                        vertx.setTimer(LINK_RETRY.toMillis(), t -> applyAt(peer, body, deadlineNanos)
+                        vertx.setTimer(LINK_RETRY.toMillis(), t -> requestOrFence(peer, type, body, deadlineNanos)
                                 .whenComplete((v, e) -> complete(retry, e)));
                         return retry;
                     }
@@ -397,23 +404,8 @@ public class Replicas implements Cluster {
             return CompletableFuture.completedFuture(null);
         }
         long deadline = System.nanoTime() + config.ackTimeout().toNanos();
-        return requestTakeover(replica, ClusterCodec.encode(new ClusterCodec.TakeoverRequest(clientId, connectionId, newCleanStart)),
-                deadline);
-    }
-
-    private CompletableFuture<Void> requestTakeover(UUID replica, Buffer body, long deadlineNanos) {
-        Duration left = Duration.ofNanos(Math.max(1, deadlineNanos - System.nanoTime()));
-        return links.request(replica, TAKEOVER, body.copy(), left).toCompletableFuture()
-                .<Void>thenApply(reply -> null)
-                .exceptionallyCompose(f -> {
-                    if (System.nanoTime() < deadlineNanos && !links.isLinked(replica) && peers.containsKey(replica)) {
-                        CompletableFuture<Void> retry = new CompletableFuture<>();
-                        vertx.setTimer(LINK_RETRY.toMillis(), t -> requestTakeover(replica, body, deadlineNanos)
-                                .whenComplete((v, e) -> complete(retry, e)));
-                        return retry;
-                    }
-                    return settleUnreachable(replica);
-                });
+        return requestOrFence(replica, TAKEOVER,
+                ClusterCodec.encode(new ClusterCodec.TakeoverRequest(clientId, connectionId, newCleanStart)), deadline);
     }
 
     /**
