@@ -41,6 +41,11 @@ public class ConnectedClients {
         return Optional.ofNullable(byClientId.get(clientId));
     }
 
+    /** The live connections at this moment (a copy). */
+    public java.util.List<ClientConnection> all() {
+        return java.util.List.copyOf(byClientId.values());
+    }
+
     public int size() {
         return byClientId.size();
     }

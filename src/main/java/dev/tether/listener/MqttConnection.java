@@ -1,5 +1,6 @@
 package dev.tether.listener;
 
+import dev.tether.auth.acl.AclRules;
 import dev.tether.cluster.Change;
 import dev.tether.delivery.ClientConnection;
 import dev.tether.delivery.StoredOutboundMessage;
@@ -260,6 +261,11 @@ final class MqttConnection implements ClientConnection {
         }
     }
 
+    /** The access rules changed: subscriptions they deny now leave the session (on this connection's context). */
+    void accessRulesChanged(AclRules rules) {
+        context.runOnContext(v -> subscribeHandler().revokeDenied(rules));
+    }
+
     private SubscribeHandler subscribeHandler() {
         if (subscribeHandler == null) {
             subscribeHandler = new SubscribeHandler(this, outbound);
@@ -325,6 +331,7 @@ final class MqttConnection implements ClientConnection {
         startKeepAlive(keepAlive);
 
         outbound.resume(storedOutbound);
+        subscribeHandler().revokeDenied(services.acl().rules()); // a resumed session's subscriptions a rule now denies
         boolean wasPaused = heldInbound.size() >= MAX_HELD_BEFORE_CONNACK;
         while (!heldInbound.isEmpty() && phase == Phase.CONNECTED) {
             MqttMessage m = heldInbound.poll();

@@ -148,17 +148,7 @@ final class SubscribeHandler {
             }
             codes.add((short) (existed ? 0x00 : 0x11));
         }
-        Uni<Object> stored = removed.isEmpty() ? Uni.createFrom().nullItem()
-                : services.events().publish(new SessionEvent.Unsubscribed(clientId, connection.connectionId(), removed));
-        boolean clustered = services.cluster().hasPeers();
-        Uni<Object> waitFor = connection.expiry().isDurable() || clustered ? stored : whenFenced(stored);
-        if (!removed.isEmpty()) {
-            // [MQTT-3.10.4-2] no new message for these filters after UNSUBACK, from any replica.
-            Change.Unsubscribed change = new Change.Unsubscribed(clientId, connection.epoch(), removed);
-            waitFor = waitFor.chain(v -> Uni.createFrom().completionStage(services.cluster().announce(change)))
-                    .replaceWith((Object) null);
-        }
-        connection.onContext(waitFor, v -> connection.write(new MqttUnsubAckMessage(
+        connection.onContext(removedEverywhere(removed), v -> connection.write(new MqttUnsubAckMessage(
                         new MqttFixedHeader(MqttMessageType.UNSUBACK, false, MqttQoS.AT_MOST_ONCE, false, 0),
                         MqttMessageIdAndPropertiesVariableHeader.from(packetId),
                         connection.mqtt5() ? new MqttUnsubAckPayload(codes) : new MqttUnsubAckPayload())),
@@ -169,6 +159,58 @@ final class SubscribeHandler {
                         connection.transport().close();
                     }
                 });
+    }
+
+    /**
+     * Removes from the session the subscriptions that {@code rules} deny now (a rule changed while the client was
+     * connected, or its resumed session holds them), as if the client had unsubscribed, without UNSUBACK: they stop
+     * receiving on every replica, and the client gets SUBACK 0x87 if it subscribes again.
+     */
+    void revokeDenied(AclRules rules) {
+        if (rules.isEmpty() || !connection.isConnected()) {
+            return;
+        }
+        BrokerServices services = connection.services();
+        String clientId = connection.clientId();
+        List<String> revoked = new ArrayList<>();
+        for (Subscription s : services.subscriptions().subscriptionsOf(clientId)) {
+            if (!rules.maySubscribe(connection.username(), clientId, s.topicFilter())
+                    && services.subscriptions().remove(clientId, s.topicFilter())) {
+                revoked.add(s.topicFilter());
+            }
+        }
+        if (revoked.isEmpty()) {
+            return;
+        }
+        services.acl().countRevoked(revoked.size());
+        LOG.infof("subscriptions of %s revoked by the access rules: %s", clientId, revoked);
+        connection.onContext(removedEverywhere(revoked), v -> { }, f -> {
+            if (HolderFenced.isCause(f)) {
+                connection.fenced();
+            } else {
+                LOG.warnf("revoked subscriptions of %s not stored: %s", clientId, f.toString());
+                connection.transport().close();
+            }
+        });
+    }
+
+    /**
+     * Stores the removal of {@code removed} (already out of this replica's index) and has every live replica apply
+     * it [MQTT-3.10.4-2]: once the {@link Uni} completes, no new message for these filters, from any replica.
+     */
+    private Uni<Object> removedEverywhere(List<String> removed) {
+        BrokerServices services = connection.services();
+        String clientId = connection.clientId();
+        Uni<Object> stored = removed.isEmpty() ? Uni.createFrom().nullItem()
+                : services.events().publish(new SessionEvent.Unsubscribed(clientId, connection.connectionId(), removed));
+        boolean clustered = services.cluster().hasPeers();
+        Uni<Object> waitFor = connection.expiry().isDurable() || clustered ? stored : whenFenced(stored);
+        if (!removed.isEmpty()) {
+            Change.Unsubscribed change = new Change.Unsubscribed(clientId, connection.epoch(), removed);
+            waitFor = waitFor.chain(v -> Uni.createFrom().completionStage(services.cluster().announce(change)))
+                    .replaceWith((Object) null);
+        }
+        return waitFor;
     }
 
     /**

@@ -7,7 +7,9 @@ import io.vertx.mutiny.sqlclient.Row;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 import org.jboss.logging.Logger;
 
 /**
@@ -26,6 +28,8 @@ public class AccessControl {
     private volatile AclRules rules = AclRules.EMPTY;
     private final AtomicLong deniedPublishes = new AtomicLong();
     private final AtomicLong deniedSubscriptions = new AtomicLong();
+    private final AtomicLong revokedSubscriptions = new AtomicLong();
+    private final List<Consumer<AclRules>> changeListeners = new CopyOnWriteArrayList<>();
 
     public AccessControl(Pool pool) {
         this.pool = pool;
@@ -34,6 +38,14 @@ public class AccessControl {
     /** The current snapshot. */
     public AclRules rules() {
         return rules;
+    }
+
+    /**
+     * Calls {@code listener} with the new snapshot each time a load finds rules different from the previous ones (on
+     * the thread that loaded them: a listener hands its work on and returns).
+     */
+    public void onChange(Consumer<AclRules> listener) {
+        changeListeners.add(listener);
     }
 
     @Scheduled(every = "${tether.acl.reload-every:1s}", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
@@ -61,10 +73,12 @@ public class AccessControl {
                                 "allow".equals(r.getString("permission")), r.getInteger("priority")));
                     }
                     AclRules loaded = AclRules.of(read);
-                    if (!loaded.rules().equals(rules.rules())) {
-                        LOG.debugf("access rules changed: %d rule(s) now", loaded.rules().size());
-                    }
+                    boolean changed = !loaded.rules().equals(rules.rules());
                     rules = loaded;
+                    if (changed) {
+                        LOG.debugf("access rules changed: %d rule(s) now", loaded.rules().size());
+                        changeListeners.forEach(l -> l.accept(loaded));
+                    }
                     return loaded;
                 });
     }
@@ -78,6 +92,15 @@ public class AccessControl {
     /** Counts a request refused by the rules (metric {@code tether.acl.denied}). */
     public void countDenied(AclAction action) {
         (action == AclAction.PUBLISH ? deniedPublishes : deniedSubscriptions).incrementAndGet();
+    }
+
+    /** Counts live subscriptions removed because a rule now denies them (metric {@code tether.acl.revoked}). */
+    public void countRevoked(int subscriptions) {
+        revokedSubscriptions.addAndGet(subscriptions);
+    }
+
+    public long revokedSubscriptions() {
+        return revokedSubscriptions.get();
     }
 
     public long deniedPublishes() {

@@ -1,6 +1,7 @@
 package dev.tether.auth.acl;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import dev.tether.listener.MqttListener;
 import dev.tether.testing.MqttPackets;
@@ -76,10 +77,18 @@ class AccessControlTest {
     }
 
     private RawMqttClient connect(int level, String username) throws Exception {
+        return connect(MqttPackets.connect(level, TestClients.uniqueId("acl")).username(username).password(PASSWORD));
+    }
+
+    private RawMqttClient connect(MqttPackets.ConnectBuilder connect) throws Exception {
         RawMqttClient c = RawMqttClient.connect("127.0.0.1", listener.port());
-        c.send(MqttPackets.connect(level, TestClients.uniqueId("acl")).username(username).password(PASSWORD).build());
+        c.send(connect.build());
         assertThat(c.receive(WAIT).connackReasonCode()).isZero();
         return c;
+    }
+
+    private long subscriptionRows(String clientId, String filter) {
+        return sql().count("SELECT count(*) FROM subscriptions WHERE client_id = ? AND topic_filter = ?", clientId, filter);
     }
 
     private static List<Integer> subscribe(RawMqttClient c, int level, int packetId, String... filters) throws Exception {
@@ -158,6 +167,60 @@ class AccessControlTest {
             Duration took = Duration.ofNanos(System.nanoTime() - start);
             assertThat(codes).containsExactly(0x87);
             assertThat(took).isLessThan(Duration.ofSeconds(2));
+        }
+    }
+
+    @Test
+    void liveSubscription_whenNewRuleDeniesIt_thenStopsReceivingWithinTwoSecondsAndLeavesTheSession() throws Exception {
+        String watcherId = TestClients.uniqueId("acl-watcher");
+        try (RawMqttClient watcher = connect(MqttPackets.connect(5, watcherId).username("acl-watcher").password(PASSWORD)
+                        .cleanStart(true).sessionExpiry(300L));
+                RawMqttClient alice = connect(5, "acl-alice")) {
+            assertThat(subscribe(watcher, 5, 1, "devices/#", "news/#")).containsExactly(0x01, 0x01);
+            publish(alice, 5, "devices/acl-alice/t", 1);
+            assertThat(watcher.receive(WAIT).publishTopic()).isEqualTo("devices/acl-alice/t");
+            long revokedBefore = acl.revokedSubscriptions();
+
+            // Rules appear (no explicit reload: the periodic one must find them); devices/# is no longer allowed.
+            sql().update("INSERT INTO mqtt_acl (username, action, topic_filter, permission) "
+                    + "VALUES ('acl-watcher', 'subscribe', 'news/#', 'allow'), (NULL, 'publish', '#', 'allow')");
+            long start = System.nanoTime();
+            await().atMost(Duration.ofSeconds(3)).pollInterval(Duration.ofMillis(20))
+                    .until(() -> subscriptionRows(watcherId, "devices/#") == 0);
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(2));
+            assertThat(subscriptionRows(watcherId, "news/#")).isOne();
+            assertThat(acl.revokedSubscriptions()).isEqualTo(revokedBefore + 1);
+
+            publish(alice, 5, "devices/acl-alice/t", 2);
+            publish(alice, 5, "news/today", 3);
+            // Only the allowed subscription still delivers, and nothing else arrives in the next second.
+            assertThat(watcher.receive(WAIT).publishTopic()).isEqualTo("news/today");
+            assertThat(watcher.receiveWithin(Duration.ofSeconds(1))).isEmpty();
+            // Subscribing again is refused like any denied filter.
+            assertThat(subscribe(watcher, 5, 2, "devices/#")).containsExactly(0x87);
+        }
+    }
+
+    @Test
+    void resumedSession_whenRuleChangedWhileOffline_thenDeniedSubscriptionGone() throws Exception {
+        String watcherId = TestClients.uniqueId("acl-watcher");
+        MqttPackets.ConnectBuilder resume = MqttPackets.connect(5, watcherId).username("acl-watcher").password(PASSWORD)
+                .cleanStart(false).sessionExpiry(300L);
+        try (RawMqttClient watcher = connect(resume)) {
+            assertThat(subscribe(watcher, 5, 1, "devices/#", "news/#")).containsExactly(0x01, 0x01);
+            watcher.send(MqttPackets.disconnect(5, 0, null));
+            assertThat(watcher.awaitClosed(WAIT)).isTrue();
+        }
+        await().atMost(WAIT).until(() -> sql().count(
+                "SELECT count(*) FROM sessions WHERE client_id = ? AND connection_id IS NULL", watcherId) == 1);
+        rules("INSERT INTO mqtt_acl (username, action, topic_filter, permission) "
+                + "VALUES ('acl-watcher', 'subscribe', 'news/#', 'allow'), (NULL, 'publish', '#', 'allow')");
+        try (RawMqttClient watcher = connect(resume); RawMqttClient alice = connect(5, "acl-alice")) {
+            await().atMost(WAIT).until(() -> subscriptionRows(watcherId, "devices/#") == 0);
+            publish(alice, 5, "devices/acl-alice/t", 1);
+            publish(alice, 5, "news/today", 2);
+            assertThat(watcher.receive(WAIT).publishTopic()).isEqualTo("news/today");
+            assertThat(watcher.receiveWithin(Duration.ofSeconds(1))).isEmpty();
         }
     }
 
