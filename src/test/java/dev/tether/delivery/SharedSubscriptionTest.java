@@ -48,8 +48,17 @@ class SharedSubscriptionTest {
     MqttListener listener;
     @Inject
     DataSource dataSource;
+    @Inject
+    dev.tether.auth.acl.AccessControl acl;
 
     private final List<Mqtt5BlockingClient> toClose = new ArrayList<>();
+
+    @AfterEach
+    void noRules() {
+        if (new Sql(dataSource).update("DELETE FROM mqtt_acl") > 0) {
+            acl.reload().await().atMost(TIMEOUT);
+        }
+    }
 
     @AfterEach
     void closeClients() {
@@ -270,7 +279,9 @@ class SharedSubscriptionTest {
 
     @Test
     void subscribe_whenSharedFilterPartDenied_thenNotAuthorized() {
-        // the test profile denies test/nosubscribe and secret/#: a share group does not get around that (0x87)
+        // mqtt_acl denies test/nosubscribe and secret/#: a share group does not get around that (0x87)
+        new Sql(dataSource).update(dev.tether.testing.AclRows.PAHO_SUITE);
+        acl.reload().await().atMost(TIMEOUT);
         Member m = new Member("sh-denied", 0);
         assertThatThrownBy(() -> m.client.subscribeWith()
                 .addSubscription().topicFilter("$share/g/test/nosubscribe").qos(MqttQos.AT_LEAST_ONCE).applySubscription()
