@@ -74,6 +74,9 @@ public class BrokerMetrics {
         FunctionCounter.builder("tether.acl.denied", acl, AccessControl::deniedSubscriptions)
                 .description("Topic filters in SUBSCRIBE refused by the access rules (mqtt_acl)")
                 .tag("action", "subscribe").register(registry);
+        FunctionCounter.builder("tether.acl.denied", acl, AccessControl::withheldMessages)
+                .description("Messages withheld from a subscriber whose subscription matches a topic a rule denies it")
+                .tag("action", "receive").register(registry);
         FunctionCounter.builder("tether.acl.revoked", acl, AccessControl::revokedSubscriptions)
                 .description("Live subscriptions removed from their sessions because a changed rule denies them")
                 .register(registry);

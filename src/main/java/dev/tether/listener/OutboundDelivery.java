@@ -119,6 +119,14 @@ final class OutboundDelivery {
             }
             return;
         }
+        if (!services.acl().rules().mayReceive(connection.username(), connection.clientId(), message.topic())) {
+            // A broad subscription meets a topic a rule denies this subscriber (mqtt_acl): withheld, like expired.
+            services.acl().countWithheld();
+            if (messageId > 0) {
+                acknowledged(messageId);
+            }
+            return;
+        }
         if (clientLimitsPacketSize()
                 && NettyPackets.publishSize(message, qos, subscriptionIds, now, connection.mqtt5()) > clientMaxPacketSize) {
             // Larger than the client's Maximum Packet Size: dropped for this client, never sent [MQTT-3.1.2-25].

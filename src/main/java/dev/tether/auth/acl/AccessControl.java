@@ -29,6 +29,7 @@ public class AccessControl {
     private final AtomicLong deniedPublishes = new AtomicLong();
     private final AtomicLong deniedSubscriptions = new AtomicLong();
     private final AtomicLong revokedSubscriptions = new AtomicLong();
+    private final AtomicLong withheldMessages = new AtomicLong();
     private final List<Consumer<AclRules>> changeListeners = new CopyOnWriteArrayList<>();
 
     public AccessControl(Pool pool) {
@@ -97,6 +98,15 @@ public class AccessControl {
     /** Counts live subscriptions removed because a rule now denies them (metric {@code tether.acl.revoked}). */
     public void countRevoked(int subscriptions) {
         revokedSubscriptions.addAndGet(subscriptions);
+    }
+
+    /** Counts a message withheld from a subscriber because a rule denies it that topic ({@code tether.acl.denied{action=receive}}). */
+    public void countWithheld() {
+        withheldMessages.incrementAndGet();
+    }
+
+    public long withheldMessages() {
+        return withheldMessages.get();
     }
 
     public long revokedSubscriptions() {

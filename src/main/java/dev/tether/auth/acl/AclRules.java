@@ -15,8 +15,10 @@ import java.util.List;
  *   <li>SUBSCRIBE, allow rule: the rule's filter covers the requested filter (every topic the requested filter can
  *       match, the rule's filter matches too): {@code devices/alice/#} covers {@code devices/alice/+/temp}, not
  *       {@code devices/#};</li>
- *   <li>SUBSCRIBE, deny rule: the two filters overlap (some topic matches both): a subscription that would receive
- *       any denied topic is denied as a whole.</li>
+ *   <li>SUBSCRIBE, deny rule: the rule's filter covers the requested filter (every topic it could receive is denied).
+ *       A subscription that only shares some topics with a deny rule ({@code #} against a denied {@code secret/#}) is
+ *       allowed by a lower allow rule, and the denied topics are withheld from it one message at a time
+ *       ({@link #mayReceive}), as Mosquitto does: a broad subscription keeps working beside a few denied topics.</li>
  * </ul>
  * A shared filter {@code $share/{group}/{f}} is judged by {@code f}. In the rule's filter {@code %u} is replaced by
  * the username and {@code %c} by the Client Identifier, as text (a {@code /} in them makes more levels). A rule naming
@@ -33,10 +35,13 @@ public final class AclRules {
 
     private final List<AclRule> rules;
     private final boolean usesSubstitution;
+    private final boolean deniesSubscriptions;
 
     private AclRules(List<AclRule> rules) {
         this.rules = rules;
         this.usesSubstitution = rules.stream().anyMatch(AclRule::usesSubstitution);
+        this.deniesSubscriptions = rules.stream()
+                .anyMatch(r -> !r.allow() && r.action().appliesTo(AclAction.SUBSCRIBE));
     }
 
     /** The rules in deciding order (priority descending, then id ascending). */
@@ -72,6 +77,15 @@ public final class AclRules {
     /** Whether {@code username} (null when anonymous) on {@code clientId} may subscribe to {@code filter}. */
     public boolean maySubscribe(String username, String clientId, String filter) {
         return decide(username, clientId, AclAction.SUBSCRIBE, filter);
+    }
+
+    /**
+     * Whether a message on {@code topic} may be delivered to {@code username} on {@code clientId} through a
+     * subscription the rules allowed: false only where a deny rule for subscribing matches the topic before any allow
+     * rule does. Without deny rules for subscribing, an allowed subscription receives all it matches (no rule is tried).
+     */
+    public boolean mayReceive(String username, String clientId, String topic) {
+        return !deniesSubscriptions || decide(username, clientId, AclAction.SUBSCRIBE, topic);
     }
 
     /**
@@ -116,8 +130,7 @@ public final class AclRules {
             }
             String[] ruleLevels = filter.split("/", -1);
             boolean matches = action == AclAction.PUBLISH ? Filters.matches(ruleLevels, wanted)
-                    : rule.allow() ? Filters.covers(ruleLevels, wanted)
-                    : Filters.overlaps(ruleLevels, wanted);
+                    : Filters.covers(ruleLevels, wanted);
             if (matches) {
                 return rule.allow();
             }

@@ -59,25 +59,4 @@ final class Filters {
         // Topics of exactly requested.length levels: the rule must end here, or go on with '#' (its parent level).
         return rule.length == requested.length || (rule.length == requested.length + 1 && rule[requested.length].equals("#"));
     }
-
-    /** Whether some topic matches both filters. */
-    static boolean overlaps(String[] a, String[] b) {
-        int n = Math.min(a.length, b.length);
-        for (int i = 0; i < n; i++) {
-            if (dollarBlocks(i, a[i], b[i]) || dollarBlocks(i, b[i], a[i])) {
-                return false;
-            }
-            if (a[i].equals("#") || b[i].equals("#")) {
-                return true;
-            }
-            if (!a[i].equals("+") && !b[i].equals("+") && !a[i].equals(b[i])) {
-                return false;
-            }
-        }
-        if (a.length == b.length) {
-            return true;
-        }
-        String[] longer = a.length > b.length ? a : b;
-        return longer.length == n + 1 && longer[n].equals("#"); // '#' matches its parent level
-    }
 }

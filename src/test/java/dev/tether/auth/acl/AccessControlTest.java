@@ -202,6 +202,21 @@ class AccessControlTest {
     }
 
     @Test
+    void broadSubscription_whenADenyRuleSharesSomeTopics_thenAllowedAndOnlyDeniedTopicsWithheld() throws Exception {
+        rules("INSERT INTO mqtt_acl (username, action, topic_filter, permission, priority) "
+                + "VALUES (NULL, 'subscribe', 'secret/#', 'deny', 10), (NULL, 'all', '#', 'allow', 0)");
+        long withheldBefore = acl.withheldMessages();
+        try (RawMqttClient watcher = connect(5, "acl-watcher"); RawMqttClient alice = connect(5, "acl-alice")) {
+            assertThat(subscribe(watcher, 5, 1, "#", "secret/+")).containsExactly(0x01, 0x87);
+            publish(alice, 5, "secret/plans", 1);
+            publish(alice, 5, "news/today", 2);
+            assertThat(watcher.receive(WAIT).publishTopic()).isEqualTo("news/today");
+            assertThat(watcher.receiveWithin(Duration.ofSeconds(1))).isEmpty();
+        }
+        assertThat(acl.withheldMessages()).isEqualTo(withheldBefore + 1);
+    }
+
+    @Test
     void resumedSession_whenRuleChangedWhileOffline_thenDeniedSubscriptionGone() throws Exception {
         String watcherId = TestClients.uniqueId("acl-watcher");
         MqttPackets.ConnectBuilder resume = MqttPackets.connect(5, watcherId).username("acl-watcher").password(PASSWORD)

@@ -151,23 +151,36 @@ class AclRulesTest {
     }
 
     @Test
-    void maySubscribe_whenHigherDenyOverlapsRequest_thenWholeFilterDenied() {
+    void maySubscribe_whenHigherDenyCoversRequest_thenDenied_whenItOnlyOverlaps_thenAllowedAndTopicsWithheld() {
         AclRules r = rules(allow(null, AclAction.ALL, "devices/%u/#", 0),
                 deny(null, AclAction.SUBSCRIBE, "devices/%u/secret", 10));
-        assertThat(r.maySubscribe("alice", "c", "devices/alice/#")).isFalse(); // would receive the secret topic
-        assertThat(r.maySubscribe("alice", "c", "devices/alice/+")).isFalse();
+        assertThat(r.maySubscribe("alice", "c", "devices/alice/secret")).isFalse(); // only denied topics
+        assertThat(r.maySubscribe("alice", "c", "devices/alice/#")).isTrue(); // shares one topic with the deny
+        assertThat(r.maySubscribe("alice", "c", "devices/alice/+")).isTrue();
         assertThat(r.maySubscribe("alice", "c", "devices/alice/public")).isTrue();
-        assertThat(r.maySubscribe("alice", "c", "devices/alice/+/x")).isTrue(); // no overlap with one level less
-        assertThat(r.maySubscribe("alice", "c", "devices/alice/secret")).isFalse();
+        // What the overlapping subscriptions receive: everything but the denied topic.
+        assertThat(r.mayReceive("alice", "c", "devices/alice/secret")).isFalse();
+        assertThat(r.mayReceive("alice", "c", "devices/alice/public")).isTrue();
+        assertThat(r.mayReceive("alice", "c", "devices/alice/secret/deeper")).isTrue();
     }
 
     @Test
-    void overlaps_whenFiltersShareATopic_thenTrue() {
-        assertThat(Filters.overlaps("a/+".split("/"), "+/b".split("/"))).isTrue();
-        assertThat(Filters.overlaps("a/#".split("/"), "a".split("/"))).isTrue();
-        assertThat(Filters.overlaps("a/b".split("/"), "a/c".split("/"))).isFalse();
-        assertThat(Filters.overlaps("a/b/c".split("/"), "a/+".split("/"))).isFalse();
-        assertThat(Filters.overlaps("#".split("/"), "$SYS/x".split("/"))).isFalse();
+    void mayReceive_whenNoDenyRuleForSubscribing_thenEverythingAnAllowedSubscriptionMatches() {
+        AclRules r = rules(allow(null, AclAction.SUBSCRIBE, "devices/%u/#", 0),
+                deny(null, AclAction.PUBLISH, "devices/%u/firmware/#", 10));
+        assertThat(r.mayReceive("alice", "c", "devices/alice/firmware/v2")).isTrue(); // the deny is about publishing
+        assertThat(rules(deny(null, AclAction.ALL, "secret/#", 1), allow(null, AclAction.ALL, "#", 0))
+                .mayReceive("u", "c", "secret/plans")).isFalse();
+    }
+
+    @Test
+    void maySubscribe_whenPahoSuiteRules_thenBroadFiltersAllowedAndOnlyTheDeniedFilterRefused() {
+        AclRules r = rules(deny(null, AclAction.SUBSCRIBE, "test/nosubscribe", 10), allow(null, AclAction.ALL, "#", 0));
+        assertThat(r.maySubscribe(null, "c", "test/nosubscribe")).isFalse();
+        assertThat(r.maySubscribe(null, "c", "#")).isTrue();
+        assertThat(r.maySubscribe(null, "c", "+/+")).isTrue();
+        assertThat(r.mayReceive(null, "c", "test/nosubscribe")).isFalse();
+        assertThat(r.mayReceive(null, "c", "TopicA/B")).isTrue();
     }
 
     @Test
