@@ -118,11 +118,11 @@ public class MqttListener {
      * Takes over an upgraded MQTT over WebSocket connection: binary frames feed the same codec and
      * connection handling as TCP. Runs on the WebSocket's event loop.
      */
-    void acceptWebSocket(io.vertx.core.http.ServerWebSocket webSocket) {
+    void acceptWebSocket(io.vertx.core.http.ServerWebSocket webSocket, String clientAddress) {
         io.netty.channel.embedded.EmbeddedChannel codec = new io.netty.channel.embedded.EmbeddedChannel(
                 new FirstPacketGuard(), new MqttDecoder(config.maxPacketSize(), config.maxClientIdLength()),
                 MqttEncoder.INSTANCE);
-        MqttConnection connection = new MqttConnection(new WebSocketTransport(webSocket, codec, Loopback.is(httpHost)), Vertx.currentContext(),
+        MqttConnection connection = new MqttConnection(new WebSocketTransport(webSocket, clientAddress, codec, Loopback.is(httpHost)), Vertx.currentContext(),
                 services, wills);
         connections.add(connection);
         if (abandoned) {

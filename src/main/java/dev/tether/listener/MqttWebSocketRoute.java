@@ -26,9 +26,15 @@ public class MqttWebSocketRoute implements HttpServerOptionsCustomizer {
     }
 
     void route(@Observes Router router) {
-        router.route(config.websocketPath()).handler(rc -> rc.request().toWebSocket()
-                .onSuccess(listener::acceptWebSocket)
-                .onFailure(f -> rc.response().setStatusCode(400).end()));
+        router.route(config.websocketPath()).handler(rc -> {
+            // The client's address as the request gives it: behind a reverse proxy, with
+            // quarkus.http.proxy.proxy-address-forwarding, the one its trusted X-Forwarded-For/Forwarded header names
+            // (the per-address login throttle must not see every client as the proxy).
+            String clientAddress = rc.request().remoteAddress().hostAddress();
+            rc.request().toWebSocket()
+                    .onSuccess(ws -> listener.acceptWebSocket(ws, clientAddress))
+                    .onFailure(f -> rc.response().setStatusCode(400).end());
+        });
     }
 
     @Override

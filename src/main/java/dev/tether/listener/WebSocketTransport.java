@@ -19,11 +19,14 @@ final class WebSocketTransport implements MqttTransport {
     private final boolean loopbackListener;
 
     private final ServerWebSocket webSocket;
+    /** The client's address from the upgrade request (a trusted proxy's forwarding header when enabled). */
+    private final String clientAddress;
     private final EmbeddedChannel codec;
 
-    WebSocketTransport(ServerWebSocket webSocket, EmbeddedChannel codec, boolean loopbackListener) {
+    WebSocketTransport(ServerWebSocket webSocket, String clientAddress, EmbeddedChannel codec, boolean loopbackListener) {
         this.loopbackListener = loopbackListener;
         this.webSocket = webSocket;
+        this.clientAddress = clientAddress;
         this.codec = codec;
     }
 
@@ -46,7 +49,7 @@ final class WebSocketTransport implements MqttTransport {
 
     @Override
     public String remoteHost() {
-        return webSocket.remoteAddress().hostAddress();
+        return clientAddress;
     }
 
     /**
