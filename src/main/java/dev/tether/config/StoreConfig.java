@@ -28,9 +28,10 @@ public interface StoreConfig {
      * The lease: each renewal extends {@code broker_instances.lease_expires_at} to now + this. An instance whose lease
      * has expired is dead, and any replica releases its sessions as disconnected at its last heartbeat. A replica
      * that cannot renew for this long (minus a margin of max(500 ms, a tenth)), or whose renewal is refused, stops
-     * serving and exits with status 75.
+     * serving and exits with status 75. The default rides out a PostgreSQL outage of about 15 s (renewals every
+     * {@link #heartbeatInterval()}), at the price of a crashed replica's clients waiting up to this long to resume.
      */
-    @WithDefault("10s")
+    @WithDefault("20s")
     Duration instanceTimeout();
 
     /**

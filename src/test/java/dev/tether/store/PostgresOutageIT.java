@@ -82,15 +82,14 @@ class PostgresOutageIT {
         Path pgDir = Path.of("target", "postgres-outage-it", run, "postgres");
         db = EmbeddedPostgres.start(pgDir, 0);
         int pgPort = db.port();
-        // The lease outlasts the outage: a replica cut off from PostgreSQL for longer than
-        // tether.store.instance-timeout stops serving and exits (75), which is not what this test is about.
+        // The default lease (tether.store.instance-timeout, 20 s) outlasts a 10 s outage: a replica cut off from
+        // PostgreSQL for longer stops serving and exits (75).
         BrokerProcess broker = BrokerProcess.create("postgres-outage-it", "broker", brokers,
                 "quarkus.datasource.reactive.url=" + db.reactiveUrl(),
                 "quarkus.datasource.jdbc.url=" + db.jdbcUrl(),
                 "quarkus.datasource.username=" + db.username(),
                 "quarkus.datasource.password=" + db.password(),
-                "tether.store.connect-timeout=" + CONNECT_TIMEOUT.toMillis() + "ms",
-                "tether.store.instance-timeout=30s");
+                "tether.store.connect-timeout=" + CONNECT_TIMEOUT.toMillis() + "ms");
         broker.start();
         Path log = broker.stateDir.resolve("broker-1.log");
         URI ready = URI.create("http://127.0.0.1:" + broker.httpPort + "/q/health/ready");
