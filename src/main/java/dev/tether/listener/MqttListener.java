@@ -107,8 +107,9 @@ public class MqttListener {
     private Uni<Void> bindTls() {
         Optional<NetServerOptions> tlsOptions = tls.serverOptions();
         if (tlsOptions.isEmpty()) {
-            LOG.infof("MQTT over TLS off: no TLS configuration '%s' (quarkus.tls.%s.key-store.pem.0.cert and .key)",
-                    config.tlsConfigurationName(), config.tlsConfigurationName());
+            LOG.infof("MQTT over TLS off: no certificate in %s", config.tlsConfigurationName()
+                    .map(n -> "TLS configuration '" + n + "' (quarkus.tls." + n + ".key-store.pem.0.cert and .key)")
+                    .orElse("the default TLS configuration (quarkus.tls.key-store.pem.0.cert and .key)"));
             return Uni.createFrom().voidItem();
         }
         tlsServer = vertx.createNetServer(tlsOptions.get().setTcpNoDelay(true).setAcceptBacklog(1024));

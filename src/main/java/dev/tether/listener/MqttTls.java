@@ -18,15 +18,17 @@ import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.logging.Logger;
 
 /**
- * MQTT over TLS: the listener's options from the Quarkus TLS registry configuration named
+ * MQTT over TLS: the listener's options from the Quarkus TLS registry's default configuration, or the one named
  * {@code tether.mqtt.tls-configuration-name} (PEM certificate and key, trusted CAs for client certificates), the
  * certificate reloaded into the bound server when the registry reloads it ({@code quarkus.tls.<name>.reload-period}),
- * and failed handshakes counted. Without that configuration there is no TLS listener.
+ * and failed handshakes counted. Without a certificate there is no TLS listener.
  */
 @ApplicationScoped
 public class MqttTls {
 
     private static final Logger LOG = Logger.getLogger(MqttTls.class);
+    /** The name the registry gives its default configuration in {@link CertificateUpdatedEvent}. */
+    private static final String DEFAULT_NAME = "<default>";
 
     private final TlsConfigurationRegistry registry;
     private final MqttConfig config;
@@ -49,30 +51,31 @@ public class MqttTls {
 
     /**
      * The TLS listener's options: bound to {@code tether.mqtt.host} on {@code tether.mqtt.tls-port}; empty when the
-     * TLS registry holds no configuration of that name. A configuration that cannot serve (no key store; client
-     * certificates asked for without a trust store, or with trust-all) fails the start.
+     * TLS configuration holds no certificate (the default one) or does not exist (a named one). A configuration that
+     * cannot serve (a named one without certificate; client certificates asked for without a trust store, or with
+     * trust-all) fails the start.
      */
     Optional<NetServerOptions> serverOptions() {
         failIfHttpsTrustsAll();
-        Optional<TlsConfiguration> found = registry.get(config.tlsConfigurationName());
-        if (found.isEmpty()) {
+        Optional<String> named = config.tlsConfigurationName();
+        Optional<TlsConfiguration> found = named.isPresent() ? registry.get(named.get()) : registry.getDefault();
+        if (found.isEmpty() || (named.isEmpty() && found.get().getKeyStoreOptions() == null)) {
             return Optional.empty();
         }
         TlsConfiguration tls = found.get();
-        String name = config.tlsConfigurationName();
+        String prefix = "quarkus.tls." + named.map(n -> n + ".").orElse("");
         if (tls.getKeyStoreOptions() == null) {
-            throw new IllegalStateException("TLS configuration '" + name + "' has no certificate: set quarkus.tls."
-                    + name + ".key-store.pem.0.cert and .key");
+            throw new IllegalStateException("TLS configuration '" + named.get() + "' has no certificate: set "
+                    + prefix + "key-store.pem.0.cert and .key");
         }
         if (config.tlsClientAuth() != MqttConfig.TlsClientAuth.NONE) {
             if (tls.getTrustStoreOptions() == null) {
                 throw new IllegalStateException("tether.mqtt.tls-client-auth=" + config.tlsClientAuth()
-                        + " needs the CAs that sign client certificates: set quarkus.tls." + name
-                        + ".trust-store.pem.certs");
+                        + " needs the CAs that sign client certificates: set " + prefix + "trust-store.pem.certs");
             }
             if (tls.isTrustAll()) {
-                throw new IllegalStateException("tether.mqtt.tls-client-auth with quarkus.tls." + name
-                        + ".trust-all=true would accept any client certificate");
+                throw new IllegalStateException("tether.mqtt.tls-client-auth with " + prefix
+                        + "trust-all=true would accept any client certificate");
             }
         }
         SSLOptions ssl = sslOptions(tls);
@@ -118,7 +121,8 @@ public class MqttTls {
         if (config.tlsClientAuth() != MqttConfig.TlsClientAuth.NONE && auth.certificateAsUsername()) {
             certificates += ", the certificate's CN is the username";
         }
-        return "TLS configuration '" + config.tlsConfigurationName() + "', " + certificates;
+        return config.tlsConfigurationName().map(n -> "TLS configuration '" + n + "'")
+                .orElse("the default TLS configuration") + ", " + certificates;
     }
 
     /**
@@ -127,7 +131,7 @@ public class MqttTls {
      */
     void onCertificateUpdated(@Observes CertificateUpdatedEvent event) {
         NetServer bound = server;
-        if (bound == null || !event.name().equals(config.tlsConfigurationName())) {
+        if (bound == null || !event.name().equals(config.tlsConfigurationName().orElse(DEFAULT_NAME))) {
             return;
         }
         bound.updateSSLOptions(sslOptions(event.tlsConfiguration()))

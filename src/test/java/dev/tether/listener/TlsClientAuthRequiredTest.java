@@ -26,7 +26,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * MQTT over TLS with client certificates required ({@code tether.mqtt.tls-client-auth=required}), and the server
- * certificate reloaded from its PEM files while the listener runs ({@code quarkus.tls.mqtt.reload-period}).
+ * certificate reloaded from its PEM files while the listener runs ({@code quarkus.tls.reload-period}).
  */
 @QuarkusTest
 @TestProfile(TlsClientAuthRequiredTest.ClientCertificatesRequired.class)
@@ -41,7 +41,7 @@ class TlsClientAuthRequiredTest {
         @Override
         public Map<String, String> getConfigOverrides() {
             return Map.of("tether.mqtt.tls-client-auth", "required",
-                    "quarkus.tls.mqtt.reload-period", "1s");
+                    "quarkus.tls.reload-period", "1s");
         }
     }
 

@@ -7,8 +7,7 @@ import java.util.Map;
 
 /**
  * Certificates for TLS tests, written as PEM files into {@link #DIR} before Quarkus starts, and the configuration that
- * points the TLS registry's {@code mqtt} configuration at them (used by the MQTT over TLS port and, through
- * {@code quarkus.http.tls-configuration-name}, by HTTPS). Files, each {@code <name>.pem} with {@code <name>-key.pem}:
+ * points the TLS registry's default configuration at them (used by the MQTT over TLS port and by HTTPS). Files, each {@code <name>.pem} with {@code <name>-key.pem}:
  * {@code ca} (trusted: signs the server and client certificates), {@code server}, {@code alice} (CN=alice),
  * {@code disabled} (CN={@value #DISABLED_USER}), {@code other-ca} (trusted by nobody) and {@code forged-alice}
  * (CN=alice, signed by {@code other-ca}).
@@ -34,11 +33,10 @@ public class TlsResource implements QuarkusTestResourceLifecycleManager {
             throw new IllegalStateException("test certificates not written", e);
         }
         return Map.of(
-                "quarkus.tls.mqtt.key-store.pem.0.cert", file("server.pem"),
-                "quarkus.tls.mqtt.key-store.pem.0.key", file("server-key.pem"),
-                "quarkus.tls.mqtt.trust-store.pem.certs", file("ca.pem"),
+                "quarkus.tls.key-store.pem.0.cert", file("server.pem"),
+                "quarkus.tls.key-store.pem.0.key", file("server-key.pem"),
+                "quarkus.tls.trust-store.pem.certs", file("ca.pem"),
                 "tether.mqtt.tls-port", "0",
-                "quarkus.http.tls-configuration-name", "mqtt",
                 "quarkus.http.test-ssl-port", "0");
     }
 
