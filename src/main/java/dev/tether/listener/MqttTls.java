@@ -134,8 +134,14 @@ public class MqttTls {
         if (bound == null || !event.name().equals(config.tlsConfigurationName().orElse(DEFAULT_NAME))) {
             return;
         }
+        // Vert.x applies options that differ from those in use only (the registry reloads every period, changed or
+        // not). A client connecting during the swap of a changed certificate may fail its handshake (Vert.x 4.5).
         bound.updateSSLOptions(sslOptions(event.tlsConfiguration()))
-                .onSuccess(v -> LOG.debugf("MQTT over TLS: certificates of '%s' reloaded", event.name()))
+                .onSuccess(applied -> {
+                    if (applied) {
+                        LOG.infof("MQTT over TLS: new certificates of %s in use", event.name());
+                    }
+                })
                 .onFailure(f -> LOG.warnf("MQTT over TLS: reloaded certificates of '%s' not applied: %s",
                         event.name(), f.toString()));
     }
