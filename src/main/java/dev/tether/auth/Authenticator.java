@@ -113,6 +113,31 @@ public class Authenticator {
                 });
     }
 
+    /** Whether a verified client certificate's CN is the username ({@code tether.auth.certificate-as-username}). */
+    public boolean certificateAsUsername() {
+        return config.certificateAsUsername();
+    }
+
+    /**
+     * A client that a verified TLS certificate names {@code username}: no password is checked (the certificate
+     * authenticated it), but an {@code mqtt_users} row of that name, if there is one, must be enabled. Never fails.
+     */
+    public Uni<CertificateLogin> authenticateCertificate(String username) {
+        return users.find(username).ifNoItem().after(timeout).fail()
+                .map(row -> {
+                    if (row.isPresent() && !row.get().enabled()) {
+                        count("disabled");
+                        return new CertificateLogin(AuthOutcome.NOT_AUTHORIZED, true);
+                    }
+                    return new CertificateLogin(AuthOutcome.ACCEPTED, row.isPresent());
+                })
+                .onFailure().recoverWithItem(f -> {
+                    LOG.warnf("certificate user %s not checked: %s", username, f.toString());
+                    count("unavailable");
+                    return new CertificateLogin(AuthOutcome.UNAVAILABLE, false);
+                });
+    }
+
     /** bcrypt computations so far (tests count them). */
     public long hashes() {
         return verifier.hashes();

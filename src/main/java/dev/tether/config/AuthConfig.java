@@ -16,6 +16,15 @@ public interface AuthConfig {
      */
     Optional<Boolean> allowAnonymous();
 
+    /**
+     * Whether the subject CN of a client's verified TLS certificate is its username (MQTT over TLS with
+     * {@code tether.mqtt.tls-client-auth}, or WebSocket over HTTPS with {@code quarkus.http.ssl.client-auth}): no
+     * password is checked, a CONNECT with another User Name is refused (0x86 / 4), and a disabled {@code mqtt_users}
+     * row of that name refuses it (0x87 / 5). Clients without a certificate log in as usual.
+     */
+    @WithDefault("false")
+    boolean certificateAsUsername();
+
     /** Failed CONNECTs from one source address answered at once; each further failure is answered after a growing delay. */
     @WithDefault("3")
     int failuresBeforeDelay();

@@ -61,4 +61,32 @@ public interface MqttConfig {
     /** A connection that sends no CONNECT within this time is closed. */
     @WithDefault("10s")
     Duration connectTimeout();
+
+    /**
+     * Port of the MQTT over TLS listener, bound to {@link #host()} like the plain port (0 picks a free port). It
+     * listens only while the TLS configuration {@link #tlsConfigurationName()} holds a certificate.
+     */
+    @WithDefault("8883")
+    int tlsPort();
+
+    /**
+     * Name of the Quarkus TLS registry configuration that holds the MQTT over TLS certificate and key (and, for
+     * client certificates, the trusted CAs): {@code quarkus.tls.<name>.key-store.pem.0.cert} and {@code .key}. Unset:
+     * the registry's default configuration ({@code quarkus.tls.key-store.pem.0.cert} and {@code .key}), which can be
+     * set from environment variables alone and which the HTTPS port uses too.
+     */
+    java.util.Optional<String> tlsConfigurationName();
+
+    /**
+     * Whether the MQTT over TLS listener asks clients for a certificate: {@code none}, {@code request} (a client may
+     * present one) or {@code required} (a client without one fails the handshake). A presented certificate must be
+     * signed by a CA of the TLS configuration's trust store.
+     */
+    @WithDefault("none")
+    TlsClientAuth tlsClientAuth();
+
+    /** Whether a TLS client presents a certificate. */
+    enum TlsClientAuth {
+        NONE, REQUEST, REQUIRED
+    }
 }

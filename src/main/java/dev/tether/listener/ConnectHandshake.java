@@ -2,6 +2,7 @@ package dev.tether.listener;
 
 import dev.tether.auth.AuthOutcome;
 import dev.tether.auth.Credentials;
+import dev.tether.auth.SubjectNames;
 import dev.tether.auth.acl.AclAction;
 import dev.tether.auth.acl.AclRules;
 import dev.tether.cluster.Change;
@@ -35,6 +36,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import javax.security.auth.x500.X500Principal;
 import org.jboss.logging.Logger;
 
 /**
@@ -65,8 +67,13 @@ final class ConnectHandshake {
     private boolean keepAliveAnnounced;
     private int keepAliveSeconds;
     private String responseInformation;
-    /** The User Name the client logged in with, null for an anonymous client. */
+    /** The User Name the client logged in with (or its certificate's CN), null for an anonymous client. */
     private String username;
+    /**
+     * Whether the login is disconnected once its {@code mqtt_users} row is disabled or deleted: always for a password
+     * user, and for a certificate user only when a row of its name existed at CONNECT.
+     */
+    private boolean revocable = true;
 
     ConnectHandshake(MqttConnection connection, InboundPublishes inbound, OutboundDelivery outbound,
                      WillPublisher wills) {
@@ -108,6 +115,21 @@ final class ConnectHandshake {
             return;
         }
         String username = header.hasUserName() ? payload.userName() : null;
+        String certificateUser = null;
+        if (services.auth().certificateAsUsername()) {
+            Optional<X500Principal> subject = connection.transport().clientCertificateSubject();
+            if (subject.isPresent()) {
+                // The verified certificate names the user; a CONNECT claiming another name (or a certificate naming
+                // nobody) is refused rather than silently renamed.
+                Optional<String> cn = SubjectNames.commonName(subject.get());
+                if (cn.isEmpty() || (username != null && !username.equals(cn.get()))) {
+                    refuse(ConnectReasonCode.BAD_USER_NAME_OR_PASSWORD);
+                    return;
+                }
+                certificateUser = cn.get();
+                username = certificateUser;
+            }
+        }
         connection.username(username);
         AclRules rules = services.acl().rules();
         if (rules.usesSubstitution()) {
@@ -171,10 +193,24 @@ final class ConnectHandshake {
         connection.connecting(); // packets the client sends while its credentials are checked are held
         String clientId = id;
         boolean assignedId = assigned;
+        String loginName = username;
         Runnable accepted = () -> {
-            this.username = username;
+            this.username = loginName;
             proceed(clientId, assignedId, cleanStart, props, header.keepAliveTimeSeconds(), requestResponseInformation);
         };
+        if (certificateUser != null) {
+            connection.onContext(services.auth().authenticateCertificate(certificateUser), login -> {
+                if (!connection.isClosed()) {
+                    revocable = login.hasRow();
+                    onAuthenticated(login.outcome(), accepted);
+                }
+            }, f -> {
+                if (!connection.isClosed()) {
+                    refuse(ConnectReasonCode.SERVER_UNAVAILABLE); // fail closed
+                }
+            });
+            return;
+        }
         if (username == null && !header.hasPassword()) {
             onAuthenticated(services.auth().anonymous(credentials.loopback()), accepted); // decided at once
             return;
@@ -407,7 +443,7 @@ final class ConnectHandshake {
                 .sessionPresent(d.sessionPresent())
                 .properties(props)
                 .build();
-        if (username != null) {
+        if (username != null && revocable) {
             connection.loggedIn(username); // disconnected (0x98) once the user is disabled
         }
         connection.connected(connack, keepAlive, storedOutbound);

@@ -14,23 +14,27 @@ import dev.tether.events.SessionEvents;
 import dev.tether.routing.SubscriptionIndex;
 import dev.tether.session.SessionPolicy;
 import dev.tether.store.BrokerInstance;
+import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPipeline;
+import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.handler.codec.mqtt.MqttDecoder;
 import io.netty.handler.codec.mqtt.MqttEncoder;
 import io.smallrye.mutiny.Uni;
 import io.vertx.core.Vertx;
 import io.vertx.core.net.NetServer;
+import io.vertx.core.net.NetSocket;
 import io.vertx.core.net.NetServerOptions;
 import io.vertx.core.net.impl.NetSocketInternal;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.time.Clock;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import org.jboss.logging.Logger;
 
 /**
- * The MQTT over TCP listener: a Vert.x {@link NetServer} whose sockets decode MQTT with Netty's
+ * The MQTT over TCP listener (and MQTT over TLS, see {@link MqttTls}): a Vert.x {@link NetServer} whose sockets decode MQTT with Netty's
  * codec, each handled by an {@link MqttConnection} on its own event loop. Owning the connection
  * here (rather than through vertx-mqtt) lets Tether hold packets sent before CONNACK, send
  * CONNACK properties and reason codes it chooses, and later feed WebSocket frames to the same
@@ -50,7 +54,10 @@ public class MqttListener {
     private final Authenticator auth;
     /** The HTTP port's address: MQTT over WebSocket counts as a loopback listener only when this is loopback. */
     private final String httpHost;
+    private final MqttTls tls;
     private NetServer server;
+    /** The MQTT over TLS listener; null without a TLS configuration. */
+    private NetServer tlsServer;
     /** Set when the lease is lost: no connection is accepted any more. */
     private volatile boolean abandoned;
 
@@ -59,10 +66,11 @@ public class MqttListener {
                         SessionDirectory sessions, RetainedMessages retained, BrokerInstance instance, Clock clock,
                         WillPublisher wills, dev.tether.config.AccessConfig access, SessionConfig session,
                         dev.tether.cluster.Cluster cluster, dev.tether.cluster.lease.Lease lease,
-                        dev.tether.auth.acl.AccessControl acl, Authenticator auth, LiveUsers liveUsers,
+                        dev.tether.auth.acl.AccessControl acl, Authenticator auth, LiveUsers liveUsers, MqttTls tls,
                         @org.eclipse.microprofile.config.inject.ConfigProperty(name = "quarkus.http.host")
                         String httpHost) {
         this.auth = auth;
+        this.tls = tls;
         this.httpHost = httpHost;
         this.vertx = vertx;
         this.config = config;
@@ -72,7 +80,10 @@ public class MqttListener {
                 cluster, lease, auth, liveUsers);
     }
 
-    /** Binds the listener; the returned {@link Uni} gives the bound port. */
+    /**
+     * Binds the listener, and the MQTT over TLS listener when a TLS configuration is there (see {@link MqttTls}); the
+     * returned {@link Uni} gives the plain port.
+     */
     public Uni<Integer> start() {
         if (abandoned) {
             return Uni.createFrom().failure(new IllegalStateException("the lease is lost: not serving"));
@@ -83,35 +94,69 @@ public class MqttListener {
                 .setTcpNoDelay(true)
                 .setAcceptBacklog(1024);
         server = vertx.createNetServer(options);
-        server.connectHandler(so -> {
-            NetSocketInternal socket = (NetSocketInternal) so;
-            ChannelPipeline pipeline = socket.channelHandlerContext().pipeline();
-            pipeline.addBefore("handler", "mqttEncoder", MqttEncoder.INSTANCE);
-            pipeline.addBefore("handler", "mqttDecoder",
-                    new MqttDecoder(config.maxPacketSize(), config.maxClientIdLength()));
-            pipeline.addBefore("mqttDecoder", "firstPacketGuard", new FirstPacketGuard());
-            // One write syscall per event-loop turn rather than per packet: a fan-out, or a burst of acks
-            // written outside this socket's own read, would otherwise flush every packet on its own.
-            pipeline.addFirst("flushConsolidation", new FlushConsolidationHandler(
-                    FlushConsolidationHandler.DEFAULT_EXPLICIT_FLUSH_AFTER_FLUSHES, true));
-            MqttConnection connection = new MqttConnection(new TcpTransport(socket, Loopback.is(config.host())), Vertx.currentContext(), services, wills);
-            connections.add(connection);
-            if (abandoned) {
-                connection.abandon(); // accepted while the lease was being lost
-            }
-            socket.messageHandler(connection::onMessage);
-            socket.setWriteQueueMaxSize(config.writeQueueMaxSize());
-            socket.drainHandler(v -> connection.onWritable());
-            socket.exceptionHandler(e -> LOG.debugf("connection error: %s", e.toString()));
-            socket.closeHandler(v -> {
-                connections.remove(connection);
-                connection.onClose();
-            });
-        });
+        server.connectHandler(this::accept);
+        Uni<Void> tlsBound = bindTls();
         return Uni.createFrom().completionStage(server.listen().toCompletionStage())
                 .map(NetServer::actualPort)
                 .invoke(port -> LOG.infof("MQTT listener on %s:%d; %s: here anonymous clients are %s", config.host(),
-                        port, auth.anonymousRule(), auth.allowsAnonymous(Loopback.is(config.host())) ? "accepted" : "refused"));
+                        port, auth.anonymousRule(), auth.allowsAnonymous(Loopback.is(config.host())) ? "accepted" : "refused"))
+                .call(port -> tlsBound);
+    }
+
+    /** Binds the MQTT over TLS listener, if a TLS configuration is there. */
+    private Uni<Void> bindTls() {
+        Optional<NetServerOptions> tlsOptions = tls.serverOptions();
+        if (tlsOptions.isEmpty()) {
+            LOG.infof("MQTT over TLS off: no certificate in %s", config.tlsConfigurationName()
+                    .map(n -> "TLS configuration '" + n + "' (quarkus.tls." + n + ".key-store.pem.0.cert and .key)")
+                    .orElse("the default TLS configuration (quarkus.tls.key-store.pem.0.cert and .key)"));
+            return Uni.createFrom().voidItem();
+        }
+        tlsServer = vertx.createNetServer(tlsOptions.get().setTcpNoDelay(true).setAcceptBacklog(1024));
+        tlsServer.connectHandler(this::accept);
+        tlsServer.exceptionHandler(tls::handshakeFailed); // errors before connectHandler: the handshake
+        return Uni.createFrom().completionStage(tlsServer.listen().toCompletionStage())
+                .invoke(bound -> {
+                    tls.serving(bound);
+                    LOG.infof("MQTT over TLS listener on %s:%d (%s); here anonymous clients are %s",
+                            config.host(), bound.actualPort(), tls.describe(),
+                            auth.allowsAnonymous(Loopback.is(config.host())) ? "accepted" : "refused");
+                })
+                .replaceWithVoid();
+    }
+
+    /** A socket of either TCP listener (plain or TLS, whose handshake is done): the MQTT codec and a connection. */
+    private void accept(NetSocket so) {
+        NetSocketInternal socket = (NetSocketInternal) so;
+        ChannelPipeline pipeline = socket.channelHandlerContext().pipeline();
+        pipeline.addBefore("handler", "mqttEncoder", MqttEncoder.INSTANCE);
+        pipeline.addBefore("handler", "mqttDecoder",
+                new MqttDecoder(config.maxPacketSize(), config.maxClientIdLength()));
+        pipeline.addBefore("mqttDecoder", "firstPacketGuard", new FirstPacketGuard());
+        // One write syscall per event-loop turn rather than per packet: a fan-out, or a burst of acks
+        // written outside this socket's own read, would otherwise flush every packet on its own. Over TLS it sits
+        // above the SslHandler, so that one flush is also encrypted as a few records rather than one per packet.
+        FlushConsolidationHandler consolidation = new FlushConsolidationHandler(
+                FlushConsolidationHandler.DEFAULT_EXPLICIT_FLUSH_AFTER_FLUSHES, true);
+        ChannelHandlerContext ssl = pipeline.context(SslHandler.class);
+        if (ssl == null) {
+            pipeline.addFirst("flushConsolidation", consolidation);
+        } else {
+            pipeline.addAfter(ssl.name(), "flushConsolidation", consolidation);
+        }
+        MqttConnection connection = new MqttConnection(new TcpTransport(socket, Loopback.is(config.host())), Vertx.currentContext(), services, wills);
+        connections.add(connection);
+        if (abandoned) {
+            connection.abandon(); // accepted while the lease was being lost
+        }
+        socket.messageHandler(connection::onMessage);
+        socket.setWriteQueueMaxSize(config.writeQueueMaxSize());
+        socket.drainHandler(v -> connection.onWritable());
+        socket.exceptionHandler(e -> LOG.debugf("connection error: %s", e.toString()));
+        socket.closeHandler(v -> {
+            connections.remove(connection);
+            connection.onClose();
+        });
     }
 
     /**
@@ -153,6 +198,11 @@ public class MqttListener {
         return server == null ? -1 : server.actualPort();
     }
 
+    /** The MQTT over TLS port; -1 when no TLS configuration is there. */
+    public int tlsPort() {
+        return tlsServer == null ? -1 : tlsServer.actualPort();
+    }
+
     /** Messages not sent because they exceeded a client's Maximum Packet Size, since start. */
     public long oversizeDrops() {
         return oversizeDrops.get();
@@ -178,7 +228,11 @@ public class MqttListener {
             return Uni.createFrom().voidItem();
         }
         connections.forEach(MqttConnection::shutdown);
-        return Uni.createFrom().completionStage(server.close().toCompletionStage()).replaceWithVoid();
+        Uni<Void> closed = Uni.createFrom().completionStage(server.close().toCompletionStage()).replaceWithVoid();
+        if (tlsServer != null) {
+            closed = closed.call(() -> Uni.createFrom().completionStage(tlsServer.close().toCompletionStage()));
+        }
+        return closed;
     }
 
     /**
@@ -190,6 +244,9 @@ public class MqttListener {
         abandoned = true;
         if (server != null) {
             server.close().onFailure(e -> LOG.warnf("MQTT listener did not close: %s", e.toString()));
+        }
+        if (tlsServer != null) {
+            tlsServer.close().onFailure(e -> LOG.warnf("MQTT over TLS listener did not close: %s", e.toString()));
         }
         connections.forEach(MqttConnection::abandon);
     }

@@ -38,4 +38,7 @@ interface MqttTransport {
 
     /** True when the first packet (CONNECT) carried a duplicated property (see {@link FirstPacketGuard}). */
     boolean connectHadDuplicateProperty();
+
+    /** The subject of the client's verified TLS certificate; empty without TLS or without a client certificate. */
+    java.util.Optional<javax.security.auth.x500.X500Principal> clientCertificateSubject();
 }

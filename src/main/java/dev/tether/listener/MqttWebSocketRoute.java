@@ -39,6 +39,16 @@ public class MqttWebSocketRoute implements HttpServerOptionsCustomizer {
 
     @Override
     public void customizeHttpServer(HttpServerOptions options) {
+        acceptMqttSubProtocols(options);
+    }
+
+    /** WSS: the HTTPS port ({@code quarkus.http.ssl-port}) serves the same route and needs the same sub-protocols. */
+    @Override
+    public void customizeHttpsServer(HttpServerOptions options) {
+        acceptMqttSubProtocols(options);
+    }
+
+    private static void acceptMqttSubProtocols(HttpServerOptions options) {
         List<String> protocols = new ArrayList<>(List.of("mqtt", "mqttv3.1"));
         if (options.getWebSocketSubProtocols() != null) {
             protocols.addAll(options.getWebSocketSubProtocols());

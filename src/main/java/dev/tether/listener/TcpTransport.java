@@ -3,8 +3,10 @@ package dev.tether.listener;
 import io.netty.handler.codec.mqtt.MqttMessage;
 import io.vertx.core.Future;
 import io.vertx.core.net.impl.NetSocketInternal;
+import java.util.Optional;
+import javax.security.auth.x500.X500Principal;
 
-/** MQTT over TCP: a Vert.x socket whose Netty pipeline carries the MQTT codec. */
+/** MQTT over TCP (plain or TLS): a Vert.x socket whose Netty pipeline carries the MQTT codec. */
 final class TcpTransport implements MqttTransport {
 
     private final NetSocketInternal socket;
@@ -57,5 +59,10 @@ final class TcpTransport implements MqttTransport {
     public boolean connectHadDuplicateProperty() {
         return Boolean.TRUE.equals(socket.channelHandlerContext().channel()
                 .attr(FirstPacketGuard.DUPLICATE_PROPERTY).get());
+    }
+
+    @Override
+    public Optional<X500Principal> clientCertificateSubject() {
+        return socket.isSsl() ? ClientCertificates.subject(socket.sslSession()) : Optional.empty();
     }
 }

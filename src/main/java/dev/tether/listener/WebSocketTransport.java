@@ -7,6 +7,8 @@ import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.ServerWebSocket;
 import io.vertx.core.http.impl.WebSocketInternal;
+import java.util.Optional;
+import javax.security.auth.x500.X500Principal;
 
 /**
  * MQTT over WebSocket (MQTT 5.0 §6): binary frames carry the byte stream; the same Netty MQTT codec
@@ -88,5 +90,11 @@ final class WebSocketTransport implements MqttTransport {
     @Override
     public boolean connectHadDuplicateProperty() {
         return Boolean.TRUE.equals(codec.attr(FirstPacketGuard.DUPLICATE_PROPERTY).get());
+    }
+
+    /** Over HTTPS with {@code quarkus.http.ssl.client-auth}, the certificate the client presented to the HTTP port. */
+    @Override
+    public Optional<X500Principal> clientCertificateSubject() {
+        return webSocket.isSsl() ? ClientCertificates.subject(webSocket.sslSession()) : Optional.empty();
     }
 }

@@ -76,6 +76,11 @@ public final class RawMqttClient implements AutoCloseable {
         }
     }
 
+    /** Over a socket already connected, e.g. an {@link javax.net.ssl.SSLSocket} for MQTT over TLS. */
+    public static RawMqttClient over(Socket connected) throws IOException {
+        return new RawMqttClient(connected);
+    }
+
     /** Writes the bytes in one write and flushes. */
     public void send(byte[] bytes) throws IOException {
         out.write(bytes);
