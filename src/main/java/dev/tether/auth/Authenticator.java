@@ -19,7 +19,8 @@ import org.jboss.logging.Logger;
 
 /**
  * Decides a CONNECT's credentials: anonymous by the configured rule; a User Name against its {@code mqtt_users} row
- * (read at every CONNECT) and bcrypt, behind the per-address {@link FailureThrottle}. The returned {@link Uni}
+ * (read at every CONNECT) and bcrypt, behind the per-address {@link FailureThrottle}; and the steps of a
+ * SCRAM-SHA-256 login ({@link #beginScram}, {@link #finishScram}) behind the same throttle. The returned {@link Uni}
  * completes off the event loop; the caller hops back to its connection's context.
  */
 @ApplicationScoped
