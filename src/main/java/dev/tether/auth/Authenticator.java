@@ -1,5 +1,7 @@
 package dev.tether.auth;
 
+import dev.tether.auth.scram.ClientFirstMessage;
+import dev.tether.auth.scram.ScramExchange;
 import dev.tether.config.AuthConfig;
 import dev.tether.config.StoreConfig;
 import io.micrometer.core.instrument.Counter;
@@ -9,13 +11,16 @@ import io.smallrye.mutiny.Uni;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import java.time.Clock;
+import java.security.SecureRandom;
 import java.time.Duration;
+import java.util.Base64;
 import java.util.Optional;
 import org.jboss.logging.Logger;
 
 /**
  * Decides a CONNECT's credentials: anonymous by the configured rule; a User Name against its {@code mqtt_users} row
- * (read at every CONNECT) and bcrypt, behind the per-address {@link FailureThrottle}. The returned {@link Uni}
+ * (read at every CONNECT) and bcrypt, behind the per-address {@link FailureThrottle}; and the steps of a
+ * SCRAM-SHA-256 login ({@link #beginScram}, {@link #finishScram}) behind the same throttle. The returned {@link Uni}
  * completes off the event loop; the caller hops back to its connection's context.
  */
 @ApplicationScoped
@@ -33,6 +38,7 @@ public class Authenticator {
     private final PasswordVerifier verifier;
     private final Counter throttled;
     private final Counter banned;
+    private final SecureRandom random = new SecureRandom();
 
     public Authenticator(Users users, AuthConfig config, StoreConfig store, Clock clock, MeterRegistry registry) {
         this.users = users;
@@ -136,6 +142,75 @@ public class Authenticator {
                     count("unavailable");
                     return new CertificateLogin(AuthOutcome.UNAVAILABLE, false);
                 });
+    }
+
+    /**
+     * The first step of a SCRAM-SHA-256 login (MQTT 5 enhanced authentication) from {@code address}, under the same
+     * throttle as a password login: completes with the exchange to continue (its server-first-message goes to the
+     * client), or with the outcome that refuses the login at once (banned address: {@code BAD_CREDENTIALS};
+     * PostgreSQL not answering in time: {@code UNAVAILABLE}). An exchange returned counts as a running attempt of
+     * the address until {@link #finishScram} or {@link #abandonScram}. Completes off the event loop.
+     */
+    public Uni<ScramStart> beginScram(String address, ClientFirstMessage first) {
+        FailureThrottle.Admission admission = throttle.admit(address, clock.instant());
+        if (admission.banned()) {
+            banned.increment();
+            count("banned");
+            return Uni.createFrom().item(ScramStart.refused(AuthOutcome.BAD_CREDENTIALS));
+        }
+        Uni<Void> wait = Uni.createFrom().voidItem();
+        if (!admission.delay().isZero()) {
+            throttled.increment();
+            wait = wait.onItem().delayIt().by(admission.delay());
+        }
+        return wait.chain(() -> users.findScram(first.username()).ifNoItem().after(timeout).fail())
+                .map(lookup -> ScramStart.challenge(new ScramExchange(first, lookup, serverNonce())))
+                .onFailure().recoverWithItem(f -> {
+                    LOG.warnf("SCRAM credentials of %s not read: %s", first.username(), f.toString());
+                    throttle.ended(address);
+                    count("unavailable");
+                    return ScramStart.refused(AuthOutcome.UNAVAILABLE);
+                });
+    }
+
+    /** The client-final-message of {@code exchange} decides the login; counted like a password login. */
+    public ScramExchange.Verdict finishScram(String address, ScramExchange exchange, byte[] clientFinal) {
+        ScramExchange.Verdict verdict = exchange.finish(clientFinal);
+        switch (verdict.outcome()) {
+            case BAD_CREDENTIALS -> {
+                throttle.failed(address, clock.instant());
+                count("bad_credentials");
+            }
+            case NOT_AUTHORIZED -> {
+                throttle.ended(address);
+                count("disabled");
+            }
+            default -> throttle.ended(address);
+        }
+        return verdict;
+    }
+
+    /** An exchange from {@link #beginScram} ended without a verdict (the client left, or broke the protocol). */
+    public void abandonScram(String address) {
+        throttle.ended(address);
+    }
+
+    /** Where a SCRAM login goes after its first step. */
+    public record ScramStart(Optional<ScramExchange> exchange, AuthOutcome refusal) {
+        static ScramStart challenge(ScramExchange exchange) {
+            return new ScramStart(Optional.of(exchange), null);
+        }
+
+        static ScramStart refused(AuthOutcome outcome) {
+            return new ScramStart(Optional.empty(), outcome);
+        }
+    }
+
+    /** 18 random bytes as base64: printable, no comma (RFC 5802 §5.1). */
+    private String serverNonce() {
+        byte[] bytes = new byte[18];
+        random.nextBytes(bytes);
+        return Base64.getEncoder().encodeToString(bytes);
     }
 
     /** bcrypt computations so far (tests count them). */

@@ -59,6 +59,8 @@ final class ConnectHandshake {
     private final InboundPublishes inbound;
     private final OutboundDelivery outbound;
     private final WillPublisher wills;
+    /** SCRAM-SHA-256, when the CONNECT asks for it. */
+    private final EnhancedAuthentication enhancedAuth;
     /** This connection's SessionOpening once published, cancelled if the CONNECT is refused. */
     private PendingEvent opening;
     /** The old session's subscriptions removed by Clean Start 1, put back if the CONNECT is refused. */
@@ -81,6 +83,11 @@ final class ConnectHandshake {
         this.inbound = inbound;
         this.outbound = outbound;
         this.wills = wills;
+        this.enhancedAuth = new EnhancedAuthentication(connection, this::refuse);
+    }
+
+    EnhancedAuthentication enhancedAuthentication() {
+        return enhancedAuth;
     }
 
     void onConnect(MqttConnectMessage c) {
@@ -114,7 +121,14 @@ final class ConnectHandshake {
             refuse(ConnectReasonCode.CLIENT_IDENTIFIER_NOT_VALID);
             return;
         }
-        String username = header.hasUserName() ? payload.userName() : null;
+        Optional<ConnectReasonCode> badAuthentication = enhancedAuth.onConnect(props,
+                header.hasUserName() ? payload.userName() : null, header.hasPassword());
+        if (badAuthentication.isPresent()) {
+            refuse(badAuthentication.get()); // e.g. 0x8C for a method other than SCRAM-SHA-256
+            return;
+        }
+        String username = enhancedAuth.inUse() ? enhancedAuth.username()
+                : header.hasUserName() ? payload.userName() : null;
         String certificateUser = null;
         if (services.auth().certificateAsUsername()) {
             Optional<X500Principal> subject = connection.transport().clientCertificateSubject();
@@ -142,10 +156,6 @@ final class ConnectHandshake {
                 refuse(ConnectReasonCode.NOT_AUTHORIZED);
                 return;
             }
-        }
-        if (mqtt5 && props.getProperty(MqttPropertyType.AUTHENTICATION_METHOD.value()) != null) {
-            refuse(ConnectReasonCode.BAD_AUTHENTICATION_METHOD);
-            return;
         }
         long receiveMaximum = NettyPackets.unsignedInt(props, MqttPropertyType.RECEIVE_MAXIMUM).orElse(65535L);
         if (receiveMaximum == 0) {
@@ -198,6 +208,11 @@ final class ConnectHandshake {
             this.username = loginName;
             proceed(clientId, assignedId, cleanStart, props, header.keepAliveTimeSeconds(), requestResponseInformation);
         };
+        if (enhancedAuth.inUse()) {
+            // SCRAM proves the password even when a certificate named the same user.
+            enhancedAuth.begin(outcome -> onAuthenticated(outcome, accepted)); // AUTH packets, then the outcome
+            return;
+        }
         if (certificateUser != null) {
             connection.onContext(services.auth().authenticateCertificate(certificateUser), login -> {
                 if (!connection.isClosed()) {
@@ -437,6 +452,7 @@ final class ConnectHandshake {
                 props.add(new MqttProperties.StringProperty(MqttPropertyType.RESPONSE_INFORMATION.value(),
                         responseInformation));
             }
+            enhancedAuth.addTo(props); // the server-final-message of SCRAM-SHA-256
         }
         MqttConnAckMessage connack = MqttMessageBuilders.connAck()
                 .returnCode(MqttConnectReturnCode.CONNECTION_ACCEPTED)

@@ -114,7 +114,7 @@ final class MqttConnection implements ClientConnection {
         this.wills = wills;
         this.handshake = new ConnectHandshake(this, inbound, outbound, wills);
         this.connectTimer = context.owner().setTimer(services.mqtt().connectTimeout().toMillis(), t -> {
-            if (phase == Phase.AWAITING_CONNECT) {
+            if (phase == Phase.AWAITING_CONNECT || handshake.enhancedAuthentication().isRunning()) {
                 transport.close();
             }
         });
@@ -198,8 +198,10 @@ final class MqttConnection implements ClientConnection {
             switch (phase) {
                 case AWAITING_CONNECT -> {
                     if (m instanceof MqttConnectMessage c) {
-                        context.owner().cancelTimer(connectTimer);
                         handshake.onConnect(c);
+                        if (!handshake.enhancedAuthentication().isRunning()) {
+                            context.owner().cancelTimer(connectTimer); // else it bounds the AUTH exchange too
+                        }
                     } else {
                         // [MQTT-3.1.0-1] the first packet must be CONNECT.
                         transport.close();
@@ -207,6 +209,10 @@ final class MqttConnection implements ClientConnection {
                 }
                 // Clients may send before CONNACK (§3.1.4); hold the packets until the session is ready.
                 case CONNECTING -> {
+                    if (handshake.enhancedAuthentication().isRunning()) {
+                        handshake.enhancedAuthentication().onPacket(m); // AUTH or DISCONNECT only [MQTT-3.1.2-30]
+                        return;
+                    }
                     heldInbound.add(detach(m));
                     if (heldInbound.size() == MAX_HELD_BEFORE_CONNACK) {
                         transport.pause(); // resumed once the session is open
@@ -256,7 +262,11 @@ final class MqttConnection implements ClientConnection {
             case PINGREQ -> write(new MqttMessage(new MqttFixedHeader(MqttMessageType.PINGRESP, false,
                     MqttQoS.AT_MOST_ONCE, false, 0)));
             case DISCONNECT -> onDisconnect(m);
-            // [MQTT-3.1.0-2] a second CONNECT is a Protocol Error; Tether supports no AUTH method.
+            // Re-authentication is not offered: 0x8C to a client that authenticated with SCRAM-SHA-256, and AUTH
+            // from any other is a Protocol Error [MQTT-4.12.0-7].
+            case AUTH -> disconnect(handshake.enhancedAuthentication().inUse()
+                    ? DisconnectReasonCode.BAD_AUTHENTICATION_METHOD : DisconnectReasonCode.PROTOCOL_ERROR);
+            // [MQTT-3.1.0-2] a second CONNECT is a Protocol Error.
             default -> disconnect(DisconnectReasonCode.PROTOCOL_ERROR);
         }
     }
@@ -422,6 +432,7 @@ final class MqttConnection implements ClientConnection {
             context.owner().cancelTimer(keepAliveTimer);
         }
         context.owner().cancelTimer(connectTimer);
+        handshake.enhancedAuthentication().onClose();
         if (username != null) {
             services.liveUsers().remove(username, kick);
         }

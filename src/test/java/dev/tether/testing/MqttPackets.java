@@ -221,6 +221,19 @@ public final class MqttPackets {
         return packet(DISCONNECT, 0, concat(new byte[]{(byte) reasonCode}, propertiesBlock(rawProperties)));
     }
 
+    /**
+     * AUTH (§3.15): the reason code (0x00 Success, 0x18 Continue authentication, 0x19 Re-authenticate) and raw
+     * properties, e.g. Authentication Method and Authentication Data (see {@link #authProperties}).
+     */
+    public static byte[] auth(int reasonCode, byte[] rawProperties) {
+        return packet(AUTH, 0, concat(new byte[]{(byte) reasonCode}, propertiesBlock(rawProperties)));
+    }
+
+    /** Authentication Method (§3.1.2.11.9) and, unless {@code null}, Authentication Data (§3.1.2.11.10) properties. */
+    public static byte[] authProperties(String method, byte[] data) {
+        return concat(property(AUTHENTICATION_METHOD, method), data == null ? null : property(AUTHENTICATION_DATA, data));
+    }
+
     /** Any control packet: fixed header (§2.1.1) with type, the 4 flag bits as given, and the correct Remaining Length. */
     public static byte[] packet(int type, int flags, byte[] body) {
         return concat(new byte[]{(byte) ((type << 4) | (flags & 0x0F))}, variableByteInteger(body.length), body);
@@ -408,6 +421,7 @@ public final class MqttPackets {
         private String username;
         private byte[] password;
         private byte[] extraProperties;
+        private byte[] authentication;
 
         /** Protocol Level (§3.1.2.2): 4 or 5, or anything else for a negative test. */
         public ConnectBuilder protocolLevel(int level) {
@@ -490,6 +504,15 @@ public final class MqttPackets {
         }
 
         /**
+         * Enhanced authentication (§4.12): Authentication Method and, unless {@code null}, Authentication Data,
+         * level 5 only; written after {@link #extraProperties}.
+         */
+        public ConnectBuilder authentication(String method, byte[] data) {
+            this.authentication = method == null ? null : authProperties(method, data);
+            return this;
+        }
+
+        /**
          * Raw CONNECT properties appended after Session Expiry Interval (level 5 only), e.g. a second
          * {@code property(SESSION_EXPIRY_INTERVAL, 10)} to make a duplicated-property Protocol Error (§3.1.2.11.2).
          */
@@ -516,7 +539,7 @@ public final class MqttPackets {
             body.writeBytes(uint16(keepAlive));
             if (v5) {
                 byte[] expiry = sessionExpiry == null ? null : property(SESSION_EXPIRY_INTERVAL, sessionExpiry);
-                body.writeBytes(propertiesBlock(concat(expiry, extraProperties)));
+                body.writeBytes(propertiesBlock(concat(expiry, extraProperties, authentication)));
             }
             // Payload, §3.1.3: client id, will properties, will topic, will payload, user name, password.
             body.writeBytes(utf8(clientId));

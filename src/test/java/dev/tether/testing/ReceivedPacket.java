@@ -230,6 +230,12 @@ public record ReceivedPacket(int type, int flags, byte[] body) {
         return body.length == 0 ? 0 : body[0] & 0xFF;
     }
 
+    /** AUTH properties (§3.15.2.2); empty when absent. */
+    public MqttProperties authProperties() {
+        expect(AUTH);
+        return body.length > 1 ? propertiesAt(1) : MqttProperties.EMPTY;
+    }
+
     // ---- internals ----
 
     private List<Integer> trailingCodes(int protocolLevel) {
