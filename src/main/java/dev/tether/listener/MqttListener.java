@@ -11,6 +11,7 @@ import dev.tether.delivery.RetainedMessages;
 import dev.tether.delivery.SessionDirectory;
 import dev.tether.delivery.WillPublisher;
 import dev.tether.events.SessionEvents;
+import dev.tether.limits.Limits;
 import dev.tether.routing.SubscriptionIndex;
 import dev.tether.session.SessionPolicy;
 import dev.tether.store.BrokerInstance;
@@ -48,6 +49,7 @@ public class MqttListener {
     private final Set<MqttConnection> connections = ConcurrentHashMap.newKeySet();
     private final java.util.concurrent.atomic.AtomicLong oversizeDrops = new java.util.concurrent.atomic.AtomicLong();
     private final Authenticator auth;
+    private final Limits limits;
     /** The HTTP port's address: MQTT over WebSocket counts as a loopback listener only when this is loopback. */
     private final String httpHost;
     private NetServer server;
@@ -59,7 +61,7 @@ public class MqttListener {
                         SessionDirectory sessions, RetainedMessages retained, BrokerInstance instance, Clock clock,
                         WillPublisher wills, dev.tether.config.AccessConfig access, SessionConfig session,
                         dev.tether.cluster.Cluster cluster, dev.tether.cluster.lease.Lease lease,
-                        dev.tether.auth.acl.AccessControl acl, Authenticator auth, LiveUsers liveUsers,
+                        dev.tether.auth.acl.AccessControl acl, Authenticator auth, LiveUsers liveUsers, Limits limits,
                         @org.eclipse.microprofile.config.inject.ConfigProperty(name = "quarkus.http.host")
                         String httpHost) {
         this.auth = auth;
@@ -69,7 +71,8 @@ public class MqttListener {
         this.wills = wills;
         this.services = new BrokerServices(instance.id(), config, store, policy, events, router, subscriptions,
                 clients, sessions, retained, clock, oversizeDrops, new AccessRules(access), acl, OutboundLimits.of(session),
-                cluster, lease, auth, liveUsers);
+                cluster, lease, auth, liveUsers, limits);
+        this.limits = limits;
     }
 
     /** Binds the listener; the returned {@link Uni} gives the bound port. */
@@ -84,6 +87,10 @@ public class MqttListener {
                 .setAcceptBacklog(1024);
         server = vertx.createNetServer(options);
         server.connectHandler(so -> {
+            if (!limits.admitConnection(so.remoteAddress().hostAddress())) {
+                so.close(); // over its address's connection rate: not one byte of it is read
+                return;
+            }
             NetSocketInternal socket = (NetSocketInternal) so;
             ChannelPipeline pipeline = socket.channelHandlerContext().pipeline();
             pipeline.addBefore("handler", "mqttEncoder", MqttEncoder.INSTANCE);
@@ -95,6 +102,7 @@ public class MqttListener {
             pipeline.addFirst("flushConsolidation", new FlushConsolidationHandler(
                     FlushConsolidationHandler.DEFAULT_EXPLICIT_FLUSH_AFTER_FLUSHES, true));
             MqttConnection connection = new MqttConnection(new TcpTransport(socket, Loopback.is(config.host())), Vertx.currentContext(), services, wills);
+            boolean counted = countAgainstQuota(connection);
             connections.add(connection);
             if (abandoned) {
                 connection.abandon(); // accepted while the lease was being lost
@@ -105,6 +113,9 @@ public class MqttListener {
             socket.exceptionHandler(e -> LOG.debugf("connection error: %s", e.toString()));
             socket.closeHandler(v -> {
                 connections.remove(connection);
+                if (counted) {
+                    limits.connections().closed();
+                }
                 connection.onClose();
             });
         });
@@ -119,11 +130,16 @@ public class MqttListener {
      * connection handling as TCP. Runs on the WebSocket's event loop.
      */
     void acceptWebSocket(io.vertx.core.http.ServerWebSocket webSocket) {
+        if (!limits.admitConnection(webSocket.remoteAddress().hostAddress())) {
+            webSocket.close(); // over its address's connection rate
+            return;
+        }
         io.netty.channel.embedded.EmbeddedChannel codec = new io.netty.channel.embedded.EmbeddedChannel(
                 new FirstPacketGuard(), new MqttDecoder(config.maxPacketSize(), config.maxClientIdLength()),
                 MqttEncoder.INSTANCE);
         MqttConnection connection = new MqttConnection(new WebSocketTransport(webSocket, codec, Loopback.is(httpHost)), Vertx.currentContext(),
                 services, wills);
+        boolean counted = countAgainstQuota(connection);
         connections.add(connection);
         if (abandoned) {
             connection.abandon(); // upgraded while the lease was being lost
@@ -144,9 +160,25 @@ public class MqttListener {
         webSocket.exceptionHandler(e -> LOG.debugf("WebSocket error: %s", e.toString()));
         webSocket.closeHandler(v -> {
             connections.remove(connection);
+            if (counted) {
+                limits.connections().closed();
+            }
             connection.onClose();
             codec.finishAndReleaseAll();
         });
+    }
+
+    /**
+     * Counts a new connection against {@code tether.limits.max-connections}; one beyond it is not counted and is
+     * refused at its CONNECT (0x97 Quota exceeded).
+     */
+    private boolean countAgainstQuota(MqttConnection connection) {
+        if (limits.connections().tryOpen()) {
+            return true;
+        }
+        limits.refused(dev.tether.limits.Limit.MAX_CONNECTIONS);
+        connection.overQuota();
+        return false;
     }
 
     public int port() {
