@@ -3,7 +3,7 @@ package dev.tether.limits;
 import dev.tether.config.LimitsConfig;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
-import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Singleton;
 import java.util.EnumMap;
 import java.util.Map;
 
@@ -12,7 +12,7 @@ import java.util.Map;
  * a subscription or a topic refused, {@code tether.limits.throttled{limit}} for each time a client's connection stops
  * being read because it publishes faster than its rate. Thread-safe.
  */
-@ApplicationScoped
+@Singleton // created with the listener, so that its counters are registered from the start
 public class Limits {
 
     private final LimitsConfig config;

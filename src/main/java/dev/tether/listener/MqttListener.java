@@ -16,6 +16,7 @@ import dev.tether.routing.SubscriptionIndex;
 import dev.tether.session.SessionPolicy;
 import dev.tether.store.BrokerInstance;
 import io.netty.channel.ChannelPipeline;
+import io.netty.handler.flow.FlowControlHandler;
 import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.handler.codec.mqtt.MqttDecoder;
 import io.netty.handler.codec.mqtt.MqttEncoder;
@@ -97,6 +98,9 @@ public class MqttListener {
             pipeline.addBefore("handler", "mqttDecoder",
                     new MqttDecoder(config.maxPacketSize(), config.maxClientIdLength()));
             pipeline.addBefore("mqttDecoder", "firstPacketGuard", new FirstPacketGuard());
+            // Packets decoded after the connection paused (the rest of the bytes of that read) wait here until it
+            // resumes: Vert.x's pause() does not hold messages given to a messageHandler (TcpTransport#pause).
+            pipeline.addBefore("handler", "flowControl", new FlowControlHandler());
             // One write syscall per event-loop turn rather than per packet: a fan-out, or a burst of acks
             // written outside this socket's own read, would otherwise flush every packet on its own.
             pipeline.addFirst("flushConsolidation", new FlushConsolidationHandler(
@@ -137,8 +141,9 @@ public class MqttListener {
         io.netty.channel.embedded.EmbeddedChannel codec = new io.netty.channel.embedded.EmbeddedChannel(
                 new FirstPacketGuard(), new MqttDecoder(config.maxPacketSize(), config.maxClientIdLength()),
                 MqttEncoder.INSTANCE);
-        MqttConnection connection = new MqttConnection(new WebSocketTransport(webSocket, codec, Loopback.is(httpHost)), Vertx.currentContext(),
-                services, wills);
+        WebSocketTransport transport = new WebSocketTransport(webSocket, codec, Loopback.is(httpHost));
+        MqttConnection connection = new MqttConnection(transport, Vertx.currentContext(), services, wills);
+        transport.onResume(() -> deliverDecoded(transport, codec, connection));
         boolean counted = countAgainstQuota(connection);
         connections.add(connection);
         if (abandoned) {
@@ -148,10 +153,7 @@ public class MqttListener {
         webSocket.drainHandler(v -> connection.onWritable());
         webSocket.binaryMessageHandler(frame -> {
             codec.writeInbound(io.netty.buffer.Unpooled.wrappedBuffer(frame.getBytes()));
-            Object packet;
-            while ((packet = codec.readInbound()) != null) {
-                connection.onMessage(packet);
-            }
+            deliverDecoded(transport, codec, connection);
             if (!codec.isOpen()) {
                 webSocket.close(); // the first packet was not CONNECT
             }
@@ -179,6 +181,15 @@ public class MqttListener {
         limits.refused(dev.tether.limits.Limit.MAX_CONNECTIONS);
         connection.overQuota();
         return false;
+    }
+
+    /** Hands the packets decoded from WebSocket frames to the connection, until it pauses (then they wait). */
+    private static void deliverDecoded(WebSocketTransport transport, io.netty.channel.embedded.EmbeddedChannel codec,
+                                       MqttConnection connection) {
+        Object packet;
+        while (!transport.isPaused() && (packet = codec.readInbound()) != null) {
+            connection.onMessage(packet);
+        }
     }
 
     public int port() {

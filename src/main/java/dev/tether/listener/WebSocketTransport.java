@@ -20,6 +20,9 @@ final class WebSocketTransport implements MqttTransport {
 
     private final ServerWebSocket webSocket;
     private final EmbeddedChannel codec;
+    /** Paused: no frame is read, and packets already decoded wait in the codec. */
+    private boolean paused;
+    private Runnable onResume = () -> { };
 
     WebSocketTransport(ServerWebSocket webSocket, EmbeddedChannel codec, boolean loopbackListener) {
         this.loopbackListener = loopbackListener;
@@ -74,12 +77,26 @@ final class WebSocketTransport implements MqttTransport {
 
     @Override
     public void pause() {
+        paused = true;
         webSocket.pause();
     }
 
     @Override
     public void resume() {
-        webSocket.resume();
+        paused = false;
+        onResume.run(); // the packets decoded before the pause first
+        if (!paused) {
+            webSocket.resume();
+        }
+    }
+
+    boolean isPaused() {
+        return paused;
+    }
+
+    /** What hands the packets held in the codec to the connection once it resumes. */
+    void onResume(Runnable deliverHeld) {
+        this.onResume = deliverHeld;
     }
 
     @Override
