@@ -139,7 +139,7 @@ start_broker() { # kind
     tether)
       BROKER_PORT=$TETHER_PORT
       java "${JVM_FLAGS[@]}" \
-        -Dtether.mqtt.host=127.0.0.1 -Dtether.mqtt.port="$TETHER_PORT" \
+        -Dtether.mqtt.host=127.0.0.1 -Dtether.mqtt.port="$TETHER_PORT" -Dtether.limits.connections-per-second-per-address=0 \
         -Dtether.embedded-postgres.data-dir="$BROKER_DIR/pg" -Dtether.embedded-postgres.port="$PG_PORT" \
         -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$TETHER_HTTP_PORT" -Dtether.cluster.port="$CLUSTER_PORT" \
         -jar "$ROOT/target/quarkus-app/quarkus-run.jar" >>"$logf" 2>&1 &
@@ -199,6 +199,7 @@ start_replicas() {
   mkdir -p "$BROKER_DIR/r1" "$BROKER_DIR/r2"
   local secret="bench-$RANDOM$RANDOM$RANDOM"
   local common=(-Dtether.mqtt.host=127.0.0.1 -Dquarkus.http.host=127.0.0.1 -Dtether.cluster.advertised-host=127.0.0.1
+    -Dtether.limits.connections-per-second-per-address=0
     -Dtether.cluster.secret="$secret")
   java "${JVM_FLAGS[@]}" "${common[@]}" -Dtether.mqtt.port="$TETHER_PORT" -Dquarkus.http.port="$TETHER_HTTP_PORT" \
     -Dtether.cluster.port="$CLUSTER_PORT" -Dtether.instance.state-dir="$BROKER_DIR/r1" \

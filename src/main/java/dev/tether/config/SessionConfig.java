@@ -22,6 +22,14 @@ public interface SessionConfig {
     @WithDefault("10000")
     int maxQueuedMessages();
 
+    /**
+     * Most payload bytes of QoS 1/2 messages queued for one session (in PostgreSQL for a durable session, in memory
+     * for a connected one: in flight plus waiting), besides {@link #maxQueuedMessages()}; a message that would go
+     * beyond it is handled by the same overflow policy.
+     */
+    @WithDefault("67108864")
+    long maxQueuedBytes();
+
     /** What happens to a message for a session whose queue is full. */
     @WithDefault("drop-newest")
     QueueOverflowPolicy queueOverflowPolicy();

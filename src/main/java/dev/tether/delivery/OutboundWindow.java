@@ -2,6 +2,7 @@ package dev.tether.delivery;
 
 import dev.tether.protocol.PublishedMessage;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -30,6 +31,8 @@ public final class OutboundWindow {
     private final ArrayDeque<Waiting> waiting = new ArrayDeque<>(1);
     private final int receiveMaximum;
     private int nextPacketId = 1;
+    /** Payload bytes held: in flight plus waiting. */
+    private long bytes;
 
     public OutboundWindow(int receiveMaximum) {
         this.receiveMaximum = Math.max(1, receiveMaximum);
@@ -44,6 +47,7 @@ public final class OutboundWindow {
         int id = nextFreePacketId();
         InFlight f = new InFlight(id, messageId, message, qos, subscriptionIds, false);
         inFlight.put(id, f);
+        bytes += message.payloadSize();
         return f;
     }
 
@@ -51,12 +55,14 @@ public final class OutboundWindow {
     public InFlight resume(int packetId, long messageId, PublishedMessage message, int qos,
                            List<Integer> subscriptionIds, boolean released) {
         InFlight f = new InFlight(packetId, messageId, message, qos, subscriptionIds, released);
-        inFlight.put(packetId, f);
+        InFlight previous = inFlight.put(packetId, f);
+        bytes += message.payloadSize() - (previous == null ? 0 : previous.message().payloadSize());
         return f;
     }
 
     public void enqueue(Waiting w) {
         waiting.add(w);
+        bytes += w.message().payloadSize();
     }
 
     /** Whether the stored message {@code messageId} is in flight or waiting here (a scan: for rare recoveries). */
@@ -70,6 +76,11 @@ public final class OutboundWindow {
         return inFlight.size() + waiting.size();
     }
 
+    /** Payload bytes held for the client: in flight plus waiting. */
+    public long bytes() {
+        return bytes;
+    }
+
     /**
      * Queues a message to wait for room while the window holds fewer than {@code limit} messages (in flight plus
      * waiting). A full window drops one message: with {@code dropOldest} the oldest waiting one, which makes room
@@ -78,25 +89,61 @@ public final class OutboundWindow {
      * @return the message dropped, if any
      */
     public Optional<Waiting> enqueue(Waiting w, int limit, boolean dropOldest) {
-        if (size() < limit) {
-            waiting.add(w);
-            return Optional.empty();
+        List<Waiting> dropped = enqueue(w, limit, Long.MAX_VALUE, dropOldest);
+        return dropped.isEmpty() ? Optional.empty() : Optional.of(dropped.get(0));
+    }
+
+    /**
+     * Queues a message to wait for room while the window, with it, holds at most {@code limit} messages and
+     * {@code maxBytes} payload bytes (in flight plus waiting). Otherwise: with {@code dropOldest} the oldest waiting
+     * messages are dropped until {@code w} fits; without, or when even dropping every waiting one would not make it
+     * fit (a message in flight is never dropped), {@code w} itself is dropped.
+     *
+     * @return the messages dropped, oldest first
+     */
+    public List<Waiting> enqueue(Waiting w, int limit, long maxBytes, boolean dropOldest) {
+        long size = w.message().payloadSize();
+        if (fits(size, limit, maxBytes)) {
+            enqueue(w);
+            return List.of();
         }
-        if (dropOldest && !waiting.isEmpty()) {
+        long inFlightBytes = bytes;
+        for (Waiting x : waiting) {
+            inFlightBytes -= x.message().payloadSize();
+        }
+        if (!dropOldest || waiting.isEmpty() || inFlight.size() + 1 > limit || inFlightBytes + size > maxBytes) {
+            return List.of(w);
+        }
+        List<Waiting> dropped = new ArrayList<>(1);
+        while (!fits(size, limit, maxBytes)) {
             Waiting oldest = waiting.poll();
-            waiting.add(w);
-            return Optional.of(oldest);
+            bytes -= oldest.message().payloadSize();
+            dropped.add(oldest);
         }
-        return Optional.of(w);
+        enqueue(w);
+        return dropped;
+    }
+
+    private boolean fits(long size, int limit, long maxBytes) {
+        return size() < limit && bytes + size <= maxBytes;
     }
 
     public Optional<Waiting> nextWaiting() {
-        return hasRoom() ? Optional.ofNullable(waiting.poll()) : Optional.empty();
+        if (!hasRoom() || waiting.isEmpty()) {
+            return Optional.empty();
+        }
+        Waiting w = waiting.poll();
+        bytes -= w.message().payloadSize();
+        return Optional.of(w);
     }
 
     /** PUBACK or PUBCOMP: the message is done. */
     public Optional<InFlight> complete(int packetId) {
-        return Optional.ofNullable(inFlight.remove(packetId));
+        InFlight f = inFlight.remove(packetId);
+        if (f != null) {
+            bytes -= f.message().payloadSize();
+        }
+        return Optional.ofNullable(f);
     }
 
     /** PUBREC: QoS 2 message received by the client; PUBREL follows. */

@@ -12,6 +12,7 @@ import dev.tether.delivery.MessageRouter;
 import dev.tether.delivery.RetainedMessages;
 import dev.tether.delivery.SessionDirectory;
 import dev.tether.events.SessionEvents;
+import dev.tether.limits.Limits;
 import dev.tether.routing.SubscriptionIndex;
 import dev.tether.session.SessionPolicy;
 import java.time.Clock;
@@ -37,5 +38,6 @@ record BrokerServices(
         Cluster cluster,
         Lease lease,
         Authenticator auth,
-        LiveUsers liveUsers) {
+        LiveUsers liveUsers,
+        Limits limits) {
 }

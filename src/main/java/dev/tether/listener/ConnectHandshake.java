@@ -13,6 +13,7 @@ import dev.tether.events.PendingEvent;
 import dev.tether.events.SessionEvent;
 import dev.tether.events.SessionEvents;
 import dev.tether.events.SessionOpened;
+import dev.tether.limits.Limit;
 import dev.tether.protocol.ConnectReasonCode;
 import dev.tether.protocol.ProtocolVersion;
 import dev.tether.routing.Subscription;
@@ -101,6 +102,10 @@ final class ConnectHandshake {
         }
         connection.version(header.version() == 5 ? ProtocolVersion.MQTT_5 : ProtocolVersion.MQTT_3_1_1);
         boolean mqtt5 = connection.mqtt5();
+        if (connection.isOverQuota()) {
+            refuse(ConnectReasonCode.QUOTA_EXCEEDED); // tether.limits.max-connections (counted on accept)
+            return;
+        }
         MqttProperties props = mqtt5 ? header.properties() : MqttProperties.NO_PROPERTIES;
         if (connection.transport().connectHadDuplicateProperty()) {
             refuse(ConnectReasonCode.PROTOCOL_ERROR); // e.g. Session Expiry Interval sent twice
@@ -185,6 +190,12 @@ final class ConnectHandshake {
             connection.will(will);
             if (!TopicNames.isValidTopicName(will.topic())) {
                 refuse(ConnectReasonCode.TOPIC_NAME_INVALID);
+                return;
+            }
+            Optional<Limit> broken = services.limits().topics().brokenBy(will.topic());
+            if (broken.isPresent()) {
+                services.limits().refused(broken.get());
+                refuse(ConnectReasonCode.TOPIC_NAME_INVALID); // tether.limits.max-topic-length / -levels
                 return;
             }
             if (!rules.mayPublish(username, id, will.topic())) {

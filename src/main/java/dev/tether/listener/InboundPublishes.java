@@ -3,6 +3,7 @@ package dev.tether.listener;
 import dev.tether.auth.acl.AclAction;
 import dev.tether.events.HolderFenced;
 import dev.tether.events.SessionEvent;
+import dev.tether.limits.Limit;
 import dev.tether.protocol.DisconnectReasonCode;
 import dev.tether.protocol.PublishedMessage;
 import dev.tether.routing.TopicNames;
@@ -109,6 +110,22 @@ final class InboundPublishes {
             ack.reasonCode = 0;
             pendingAcks.add(ack);
             flushAcks();
+            return;
+        }
+        Optional<Limit> broken = services.limits().topics().brokenBy(topic);
+        if (broken.isPresent()) {
+            // tether.limits.max-topic-length / -levels: 0x90 "the Topic Name is correct, but is not accepted by this
+            // Server" (§3.4.2.1): in PUBACK / PUBREC for QoS 1/2, so the connection goes on; QoS 0 has no
+            // acknowledgement, hence DISCONNECT 0x90. 3.1.1 has no negative acknowledgement: closed.
+            services.limits().refused(broken.get());
+            if (qos == 0 || !mqtt5) {
+                connection.disconnect(DisconnectReasonCode.TOPIC_NAME_INVALID);
+            } else {
+                PendingAck ack = new PendingAck(qos == 1 ? MqttMessageType.PUBACK : MqttMessageType.PUBREC, packetId);
+                ack.reasonCode = DisconnectReasonCode.TOPIC_NAME_INVALID.code();
+                pendingAcks.add(ack);
+                flushAcks();
+            }
             return;
         }
         if (mqtt5 && !PayloadFormat.isValid(p)) {

@@ -106,6 +106,10 @@ final class MqttConnection implements ClientConnection {
     private Runnable kick;
     /** A DISCONNECT was sent: inbound packets are ignored until the connection closes. */
     private boolean disconnecting;
+    /** Accepted beyond {@code tether.limits.max-connections}: its CONNECT is refused (0x97). */
+    private boolean overQuota;
+    /** The client's publish rates, null when none is configured. */
+    private final PublishRateLimiter publishRate;
 
     MqttConnection(MqttTransport transport, Context context, BrokerServices services, WillPublisher wills) {
         this.transport = transport;
@@ -113,6 +117,7 @@ final class MqttConnection implements ClientConnection {
         this.services = services;
         this.wills = wills;
         this.handshake = new ConnectHandshake(this, inbound, outbound, wills);
+        this.publishRate = PublishRateLimiter.of(this, services.limits());
         this.connectTimer = context.owner().setTimer(services.mqtt().connectTimeout().toMillis(), t -> {
             if (phase == Phase.AWAITING_CONNECT || handshake.enhancedAuthentication().isRunning()) {
                 transport.close();
@@ -177,6 +182,15 @@ final class MqttConnection implements ClientConnection {
     /** This connection's hold on the session has ended. */
     boolean hasEnded() {
         return ended;
+    }
+
+    /** Marks a connection accepted beyond {@code tether.limits.max-connections}: its CONNECT is refused. */
+    void overQuota() {
+        overQuota = true;
+    }
+
+    boolean isOverQuota() {
+        return overQuota;
     }
 
     // ---- inbound ---------------------------------------------------------------------------------
@@ -252,7 +266,12 @@ final class MqttConnection implements ClientConnection {
     private void dispatch(MqttMessage m) {
         MqttMessageType type = m.fixedHeader().messageType();
         switch (type) {
-            case PUBLISH -> inbound.onPublish((MqttPublishMessage) m);
+            case PUBLISH -> {
+                inbound.onPublish((MqttPublishMessage) m);
+                if (publishRate != null && phase == Phase.CONNECTED) {
+                    publishRate.onPublish(m.fixedHeader().remainingLength());
+                }
+            }
             case PUBACK -> outbound.onPubackOrPubcomp(NettyPackets.packetId(m));
             case PUBREC -> outbound.onPubrec(NettyPackets.packetId(m), NettyPackets.reasonCode(m));
             case PUBCOMP -> outbound.onPubackOrPubcomp(NettyPackets.packetId(m));
@@ -351,8 +370,8 @@ final class MqttConnection implements ClientConnection {
                 ReferenceCountUtil.release(m);
             }
         }
-        if (wasPaused && phase == Phase.CONNECTED && !paused) {
-            transport.resume();
+        if (wasPaused && phase == Phase.CONNECTED) {
+            resumeReading();
         }
     }
 
@@ -373,7 +392,8 @@ final class MqttConnection implements ClientConnection {
         long limitNanos = keepAliveSeconds * 1_500_000_000L; // [MQTT-3.1.2-22] 1.5 x Keep Alive
         long period = Math.max(100, keepAliveSeconds * 250L);
         keepAliveTimer = context.owner().setPeriodic(period, t -> {
-            if (System.nanoTime() - lastPacketNanos > limitNanos) {
+            // Not while Tether itself does not read the client (its publish rate): the client is not silent.
+            if (System.nanoTime() - lastPacketNanos > limitNanos && (publishRate == null || !publishRate.isThrottled())) {
                 disconnect(DisconnectReasonCode.KEEP_ALIVE_TIMEOUT);
             }
         });
@@ -428,6 +448,9 @@ final class MqttConnection implements ClientConnection {
     void onClose() {
         Phase was = phase;
         phase = Phase.CLOSED;
+        if (publishRate != null) {
+            publishRate.close();
+        }
         if (keepAliveTimer >= 0) {
             context.owner().cancelTimer(keepAliveTimer);
         }
@@ -691,9 +714,22 @@ final class MqttConnection implements ClientConnection {
             transport.pause();
             services.events().whenDrainedTo(capacity / 2, () -> context.runOnContext(v -> {
                 paused = false;
-                transport.resume();
+                resumeReading();
             }));
         }
+    }
+
+    /**
+     * Reads the transport again, unless something else still holds it: events waiting for PostgreSQL, packets held
+     * until CONNACK, or the client's publish rate. The client was not silent meanwhile (keep-alive starts afresh).
+     */
+    void resumeReading() {
+        if (phase == Phase.CLOSED || paused || heldInbound.size() >= MAX_HELD_BEFORE_CONNACK
+                || (publishRate != null && publishRate.isThrottled())) {
+            return;
+        }
+        lastPacketNanos = System.nanoTime();
+        transport.resume();
     }
 
     String clientId() {

@@ -11,11 +11,13 @@ import dev.tether.delivery.RetainedMessages;
 import dev.tether.delivery.SessionDirectory;
 import dev.tether.delivery.WillPublisher;
 import dev.tether.events.SessionEvents;
+import dev.tether.limits.Limits;
 import dev.tether.routing.SubscriptionIndex;
 import dev.tether.session.SessionPolicy;
 import dev.tether.store.BrokerInstance;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPipeline;
+import io.netty.handler.flow.FlowControlHandler;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.handler.codec.mqtt.MqttDecoder;
@@ -52,6 +54,7 @@ public class MqttListener {
     private final Set<MqttConnection> connections = ConcurrentHashMap.newKeySet();
     private final java.util.concurrent.atomic.AtomicLong oversizeDrops = new java.util.concurrent.atomic.AtomicLong();
     private final Authenticator auth;
+    private final Limits limits;
     /** The HTTP port's address: MQTT over WebSocket counts as a loopback listener only when this is loopback. */
     private final String httpHost;
     private final MqttTls tls;
@@ -67,6 +70,7 @@ public class MqttListener {
                         WillPublisher wills, dev.tether.config.AccessConfig access, SessionConfig session,
                         dev.tether.cluster.Cluster cluster, dev.tether.cluster.lease.Lease lease,
                         dev.tether.auth.acl.AccessControl acl, Authenticator auth, LiveUsers liveUsers, MqttTls tls,
+                        Limits limits,
                         @org.eclipse.microprofile.config.inject.ConfigProperty(name = "quarkus.http.host")
                         String httpHost) {
         this.auth = auth;
@@ -77,7 +81,8 @@ public class MqttListener {
         this.wills = wills;
         this.services = new BrokerServices(instance.id(), config, store, policy, events, router, subscriptions,
                 clients, sessions, retained, clock, oversizeDrops, new AccessRules(access), acl, OutboundLimits.of(session),
-                cluster, lease, auth, liveUsers);
+                cluster, lease, auth, liveUsers, limits);
+        this.limits = limits;
     }
 
     /**
@@ -127,12 +132,19 @@ public class MqttListener {
 
     /** A socket of either TCP listener (plain or TLS, whose handshake is done): the MQTT codec and a connection. */
     private void accept(NetSocket so) {
+        if (!limits.admitConnection(so.remoteAddress().hostAddress())) {
+            so.close(); // over its address's connection rate: not one byte of it is read
+            return;
+        }
         NetSocketInternal socket = (NetSocketInternal) so;
         ChannelPipeline pipeline = socket.channelHandlerContext().pipeline();
         pipeline.addBefore("handler", "mqttEncoder", MqttEncoder.INSTANCE);
         pipeline.addBefore("handler", "mqttDecoder",
                 new MqttDecoder(config.maxPacketSize(), config.maxClientIdLength()));
         pipeline.addBefore("mqttDecoder", "firstPacketGuard", new FirstPacketGuard());
+        // Packets decoded after the connection paused (the rest of the bytes of that read) wait here until it
+        // resumes: Vert.x's pause() does not hold messages given to a messageHandler (TcpTransport#pause).
+        pipeline.addBefore("handler", "flowControl", new FlowControlHandler());
         // One write syscall per event-loop turn rather than per packet: a fan-out, or a burst of acks
         // written outside this socket's own read, would otherwise flush every packet on its own. Over TLS it sits
         // above the SslHandler, so that one flush is also encrypted as a few records rather than one per packet.
@@ -145,6 +157,7 @@ public class MqttListener {
             pipeline.addAfter(ssl.name(), "flushConsolidation", consolidation);
         }
         MqttConnection connection = new MqttConnection(new TcpTransport(socket, Loopback.is(config.host())), Vertx.currentContext(), services, wills);
+        boolean counted = countAgainstQuota(connection);
         connections.add(connection);
         if (abandoned) {
             connection.abandon(); // accepted while the lease was being lost
@@ -155,6 +168,9 @@ public class MqttListener {
         socket.exceptionHandler(e -> LOG.debugf("connection error: %s", e.toString()));
         socket.closeHandler(v -> {
             connections.remove(connection);
+            if (counted) {
+                limits.connections().closed();
+            }
             connection.onClose();
         });
     }
@@ -164,11 +180,17 @@ public class MqttListener {
      * connection handling as TCP. Runs on the WebSocket's event loop.
      */
     void acceptWebSocket(io.vertx.core.http.ServerWebSocket webSocket, String clientAddress) {
+        if (!limits.admitConnection(clientAddress)) {
+            webSocket.close(); // over its address's connection rate
+            return;
+        }
         io.netty.channel.embedded.EmbeddedChannel codec = new io.netty.channel.embedded.EmbeddedChannel(
                 new FirstPacketGuard(), new MqttDecoder(config.maxPacketSize(), config.maxClientIdLength()),
                 MqttEncoder.INSTANCE);
-        MqttConnection connection = new MqttConnection(new WebSocketTransport(webSocket, clientAddress, codec, Loopback.is(httpHost)), Vertx.currentContext(),
-                services, wills);
+        WebSocketTransport transport = new WebSocketTransport(webSocket, clientAddress, codec, Loopback.is(httpHost));
+        MqttConnection connection = new MqttConnection(transport, Vertx.currentContext(), services, wills);
+        transport.onResume(() -> deliverDecoded(transport, codec, connection));
+        boolean counted = countAgainstQuota(connection);
         connections.add(connection);
         if (abandoned) {
             connection.abandon(); // upgraded while the lease was being lost
@@ -177,10 +199,7 @@ public class MqttListener {
         webSocket.drainHandler(v -> connection.onWritable());
         webSocket.binaryMessageHandler(frame -> {
             codec.writeInbound(io.netty.buffer.Unpooled.wrappedBuffer(frame.getBytes()));
-            Object packet;
-            while ((packet = codec.readInbound()) != null) {
-                connection.onMessage(packet);
-            }
+            deliverDecoded(transport, codec, connection);
             if (!codec.isOpen()) {
                 webSocket.close(); // the first packet was not CONNECT
             }
@@ -189,9 +208,34 @@ public class MqttListener {
         webSocket.exceptionHandler(e -> LOG.debugf("WebSocket error: %s", e.toString()));
         webSocket.closeHandler(v -> {
             connections.remove(connection);
+            if (counted) {
+                limits.connections().closed();
+            }
             connection.onClose();
             codec.finishAndReleaseAll();
         });
+    }
+
+    /**
+     * Counts a new connection against {@code tether.limits.max-connections}; one beyond it is not counted and is
+     * refused at its CONNECT (0x97 Quota exceeded).
+     */
+    private boolean countAgainstQuota(MqttConnection connection) {
+        if (limits.connections().tryOpen()) {
+            return true;
+        }
+        limits.refused(dev.tether.limits.Limit.MAX_CONNECTIONS);
+        connection.overQuota();
+        return false;
+    }
+
+    /** Hands the packets decoded from WebSocket frames to the connection, until it pauses (then they wait). */
+    private static void deliverDecoded(WebSocketTransport transport, io.netty.channel.embedded.EmbeddedChannel codec,
+                                       MqttConnection connection) {
+        Object packet;
+        while (!transport.isPaused() && (packet = codec.readInbound()) != null) {
+            connection.onMessage(packet);
+        }
     }
 
     public int port() {

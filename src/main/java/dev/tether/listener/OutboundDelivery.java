@@ -28,6 +28,8 @@ final class OutboundDelivery {
     private OutboundWindow window = new OutboundWindow(65535);
     // Small initial capacity: most connections never hold anything, and idle memory counts per connection.
     private final ArrayDeque<HeldDelivery> heldDeliveries = new ArrayDeque<>(1);
+    /** Payload bytes of {@link #heldDeliveries}. */
+    private long heldBytes;
     /** Client's limits from CONNECT (MQTT 5). */
     private long clientMaxPacketSize = Long.MAX_VALUE;
     private int clientTopicAliasMaximum;
@@ -55,12 +57,14 @@ final class OutboundDelivery {
 
     /**
      * A message for the client while its session opens: sent by {@link #resume} once CONNACK is out. At most
-     * max-queued-messages are held, like the waiting queue: beyond, a message living in memory only is dropped and
+     * max-queued-messages (and max-queued-bytes) are held, like the waiting queue: beyond, a message living in memory
+     * only is dropped and
      * counted; a durable session's message stays queued in PostgreSQL and is sent when the client next resumes.
      */
     void holdUntilConnected(PublishedMessage message, int qos, List<Integer> subscriptionIds, long messageId) {
         OutboundLimits limits = connection.services().outboundLimits();
-        if (heldDeliveries.size() >= limits.maxQueuedMessages()) {
+        if (heldDeliveries.size() >= limits.maxQueuedMessages()
+                || heldBytes + message.payloadSize() > limits.maxQueuedBytes()) {
             if (messageId == 0 && qos == 0) {
                 limits.droppedForSlowConsumer();
             } else if (messageId == 0) {
@@ -69,6 +73,7 @@ final class OutboundDelivery {
             return;
         }
         heldDeliveries.add(new HeldDelivery(message, qos, subscriptionIds, messageId));
+        heldBytes += message.payloadSize();
     }
 
     /** After CONNACK: what the resumed session had in flight or queued, then what arrived while it opened. */
@@ -93,6 +98,7 @@ final class OutboundDelivery {
         }
         while (!heldDeliveries.isEmpty()) {
             HeldDelivery h = heldDeliveries.poll();
+            heldBytes -= h.message().payloadSize();
             if (h.messageId() == 0 || !resumedMessageIds.contains(h.messageId())) {
                 sendOrHold(h.message(), h.qos(), h.subscriptionIds(), h.messageId());
             }
@@ -110,6 +116,12 @@ final class OutboundDelivery {
     }
 
     void sendOrHold(PublishedMessage message, int qos, List<Integer> subscriptionIds, long messageId) {
+        sendOrHold(message, qos, subscriptionIds, messageId, false);
+    }
+
+    /** @param admitted the message already waited here: the session limits took it in once, it is not dropped now */
+    private void sendOrHold(PublishedMessage message, int qos, List<Integer> subscriptionIds, long messageId,
+                            boolean admitted) {
         BrokerServices services = connection.services();
         Instant now = connection.now();
         if (message.isExpiredAt(now)) {
@@ -148,8 +160,13 @@ final class OutboundDelivery {
             }
             return;
         }
-        if (mustWait()) {
-            hold(new OutboundWindow.Waiting(messageId, message, qos, subscriptionIds));
+        if (mustWait(message, admitted)) {
+            OutboundWindow.Waiting w = new OutboundWindow.Waiting(messageId, message, qos, subscriptionIds);
+            if (admitted) {
+                window.enqueue(w);
+            } else {
+                hold(w);
+            }
             return;
         }
         OutboundWindow.InFlight f = window.send(messageId, message, qos, subscriptionIds);
@@ -173,23 +190,28 @@ final class OutboundDelivery {
 
     /**
      * A QoS 1/2 message waits while the client's Receive Maximum is used up, while its write queue is full, or
-     * while the connection already holds the session limit (in flight plus waiting).
+     * while a new message would take the connection beyond the session limits (in flight plus waiting).
      */
-    private boolean mustWait() {
+    private boolean mustWait(PublishedMessage message, boolean admitted) {
+        OutboundLimits limits = connection.services().outboundLimits();
         return !window.hasRoom() || connection.transport().writeQueueFull()
-                || window.size() >= connection.services().outboundLimits().maxQueuedMessages();
+                || (!admitted && (window.size() >= limits.maxQueuedMessages()
+                        || window.bytes() + message.payloadSize() > limits.maxQueuedBytes()));
     }
 
     /**
-     * Queues a QoS 1/2 message, at most max-queued-messages per connection; beyond, the queue overflow policy drops
-     * one. A drop from a non-durable session is counted; a durable session's message stays queued in PostgreSQL
-     * (counted there if the store dropped it) and is sent again when the client resumes the session.
+     * Queues a QoS 1/2 message, at most max-queued-messages (and max-queued-bytes) per connection; beyond, the queue
+     * overflow policy drops one (or, for bytes, as many as it takes). A drop from a non-durable session is
+     * counted; a durable session's message stays queued in PostgreSQL (counted there if the store dropped it) and is sent again when the client resumes the session.
      */
     private void hold(OutboundWindow.Waiting w) {
         OutboundLimits limits = connection.services().outboundLimits();
-        window.enqueue(w, limits.maxQueuedMessages(), limits.dropOldest())
-                .filter(dropped -> dropped.messageId() == 0)
-                .ifPresent(dropped -> limits.droppedForFullQueue());
+        for (OutboundWindow.Waiting dropped : window.enqueue(w, limits.maxQueuedMessages(), limits.maxQueuedBytes(),
+                limits.dropOldest())) {
+            if (dropped.messageId() == 0) {
+                limits.droppedForFullQueue();
+            }
+        }
     }
 
     /** Sends waiting messages while the client's Receive Maximum leaves room and it keeps up with what is written. */
@@ -197,7 +219,7 @@ final class OutboundDelivery {
         Optional<OutboundWindow.Waiting> w;
         while (connection.isSending() && !connection.transport().writeQueueFull() && (w = window.nextWaiting()).isPresent()) {
             OutboundWindow.Waiting x = w.get();
-            sendOrHold(x.message(), x.qos(), x.subscriptionIdentifiers(), x.messageId());
+            sendOrHold(x.message(), x.qos(), x.subscriptionIdentifiers(), x.messageId(), true);
         }
     }
 

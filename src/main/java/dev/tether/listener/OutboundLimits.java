@@ -11,22 +11,29 @@ import java.util.concurrent.atomic.LongAdder;
 final class OutboundLimits {
 
     private final int maxQueuedMessages;
+    private final long maxQueuedBytes;
     private final boolean dropOldest;
     private final LongAdder slowConsumerDrops = new LongAdder();
     private final LongAdder queueFullDrops = new LongAdder();
 
-    OutboundLimits(int maxQueuedMessages, QueueOverflowPolicy policy) {
+    OutboundLimits(int maxQueuedMessages, long maxQueuedBytes, QueueOverflowPolicy policy) {
         this.maxQueuedMessages = maxQueuedMessages;
+        this.maxQueuedBytes = maxQueuedBytes;
         this.dropOldest = policy == QueueOverflowPolicy.DROP_OLDEST;
     }
 
     static OutboundLimits of(SessionConfig session) {
-        return new OutboundLimits(session.maxQueuedMessages(), session.queueOverflowPolicy());
+        return new OutboundLimits(session.maxQueuedMessages(), session.maxQueuedBytes(), session.queueOverflowPolicy());
     }
 
     /** Most QoS 1/2 messages one connection holds (in flight plus waiting): the session limit. */
     int maxQueuedMessages() {
         return maxQueuedMessages;
+    }
+
+    /** Most payload bytes of QoS 1/2 messages one connection holds (in flight plus waiting): the session limit. */
+    long maxQueuedBytes() {
+        return maxQueuedBytes;
     }
 
     /** The overflow policy: drop the oldest waiting message rather than the new one. */

@@ -5,6 +5,7 @@ import dev.tether.auth.acl.AclRules;
 import dev.tether.cluster.Change;
 import dev.tether.events.HolderFenced;
 import dev.tether.events.SessionEvent;
+import dev.tether.limits.Limit;
 import dev.tether.protocol.DisconnectReasonCode;
 import dev.tether.protocol.PublishedMessage;
 import dev.tether.routing.Subscription;
@@ -25,6 +26,7 @@ import io.netty.handler.codec.mqtt.MqttUnsubscribeMessage;
 import io.smallrye.mutiny.Uni;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import org.jboss.logging.Logger;
 
 /**
@@ -65,13 +67,23 @@ final class SubscribeHandler {
         for (MqttTopicSubscription t : m.payload().topicSubscriptions()) {
             String filter = t.topicName();
             var option = t.option();
+            Optional<Limit> broken = Optional.empty();
             if (!TopicNames.isValidTopicFilter(filter)) {
                 codes.add(mqtt5 ? 0x8F : 0x80); // Topic Filter invalid
+            } else if ((broken = services.limits().topics().brokenBy(filter)).isPresent()) {
+                services.limits().refused(broken.get());
+                codes.add(mqtt5 ? 0x8F : 0x80); // Topic Filter invalid: tether.limits.max-topic-length / -levels
             } else if (services.access().isSubscriptionDenied(filter)) {
                 codes.add(mqtt5 ? 0x87 : 0x80); // Not authorized (tether.access.denied-subscriptions)
             } else if (!services.acl().rules().maySubscribe(connection.username(), clientId, filter)) {
                 services.acl().countDenied(AclAction.SUBSCRIBE);
                 codes.add(mqtt5 ? 0x87 : 0x80); // Not authorized (mqtt_acl)
+            } else if (!services.subscriptions().has(clientId, filter)
+                    && services.subscriptions().countOf(clientId) >= services.limits().maxSubscriptionsPerSession()) {
+                // A new filter beyond tether.limits.max-subscriptions-per-session (a resumed session's count too);
+                // one the session has is replaced, as [MQTT-3.8.4-3], and takes no more room.
+                services.limits().refused(Limit.MAX_SUBSCRIPTIONS);
+                codes.add(mqtt5 ? 0x97 : 0x80); // Quota exceeded
             } else {
                 int qos = option.qos().value();
                 Subscription s = new Subscription(clientId, filter, qos, mqtt5 && option.isNoLocal(),

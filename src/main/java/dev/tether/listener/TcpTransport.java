@@ -45,14 +45,19 @@ final class TcpTransport implements MqttTransport {
         return socket.writeQueueFull();
     }
 
+    /**
+     * Stops reading the socket (Netty's auto-read): Vert.x's {@code pause()} does not hold the messages it gives to a
+     * {@code messageHandler}. The packets already decoded from the last read wait in the pipeline's
+     * {@code FlowControlHandler} until {@link #resume}.
+     */
     @Override
     public void pause() {
-        socket.pause();
+        socket.channelHandlerContext().channel().config().setAutoRead(false);
     }
 
     @Override
     public void resume() {
-        socket.resume();
+        socket.channelHandlerContext().channel().config().setAutoRead(true);
     }
 
     @Override

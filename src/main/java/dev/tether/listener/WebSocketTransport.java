@@ -24,6 +24,9 @@ final class WebSocketTransport implements MqttTransport {
     /** The client's address from the upgrade request (a trusted proxy's forwarding header when enabled). */
     private final String clientAddress;
     private final EmbeddedChannel codec;
+    /** Paused: no frame is read, and packets already decoded wait in the codec. */
+    private boolean paused;
+    private Runnable onResume = () -> { };
 
     WebSocketTransport(ServerWebSocket webSocket, String clientAddress, EmbeddedChannel codec, boolean loopbackListener) {
         this.loopbackListener = loopbackListener;
@@ -79,12 +82,26 @@ final class WebSocketTransport implements MqttTransport {
 
     @Override
     public void pause() {
+        paused = true;
         webSocket.pause();
     }
 
     @Override
     public void resume() {
-        webSocket.resume();
+        paused = false;
+        onResume.run(); // the packets decoded before the pause first
+        if (!paused) {
+            webSocket.resume();
+        }
+    }
+
+    boolean isPaused() {
+        return paused;
+    }
+
+    /** What hands the packets held in the codec to the connection once it resumes. */
+    void onResume(Runnable deliverHeld) {
+        this.onResume = deliverHeld;
     }
 
     @Override

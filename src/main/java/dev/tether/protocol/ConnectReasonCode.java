@@ -18,6 +18,7 @@ public enum ConnectReasonCode {
     BAD_AUTHENTICATION_METHOD(0x8C, 0x05),
     TOPIC_NAME_INVALID(0x90, 0x03),
     PACKET_TOO_LARGE(0x95, 0x03),
+    QUOTA_EXCEEDED(0x97, 0x03),
     QOS_NOT_SUPPORTED(0x9B, 0x03);
 
     private final int mqtt5Code;

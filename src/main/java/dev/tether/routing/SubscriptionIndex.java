@@ -162,6 +162,18 @@ public final class SubscriptionIndex {
         return shareGroupSizes.size();
     }
 
+    /** How many subscriptions {@code clientId} has, shared ones included. */
+    public int countOf(String clientId) {
+        Map<String, Subscription> filters = clients.get(Objects.requireNonNull(clientId, "clientId"));
+        return filters == null ? 0 : filters.size();
+    }
+
+    /** Whether {@code clientId} has a subscription to exactly {@code topicFilter} (as subscribed). */
+    public boolean has(String clientId, String topicFilter) {
+        Map<String, Subscription> filters = clients.get(Objects.requireNonNull(clientId, "clientId"));
+        return filters != null && filters.containsKey(topicFilter);
+    }
+
     /** All subscriptions of {@code clientId}, shared ones included, sorted by topic filter; immutable. */
     public List<Subscription> subscriptionsOf(String clientId) {
         Objects.requireNonNull(clientId, "clientId");

@@ -601,8 +601,10 @@ public class SessionWriter {
 
     /**
      * Inserts every message copy of the run with one statement, in order; each session takes copies
-     * while it has room under {@code max-queued-messages} (counted once per session, not per copy; a never-sent
-     * message whose expiry passed takes no room: it will not be delivered, and the expiry job deletes it).
+     * while it has room under {@code max-queued-messages} and {@code max-queued-bytes} (payload bytes) (counted once
+     * per session, not per copy; a never-sent message whose expiry passed takes no room: it will not be delivered,
+     * and the expiry job deletes it). A session's copies are taken in order: one that does not fit leaves no room to
+     * those after it.
      * Returns per event the message ids of its copies, {@link MessageRouter#QUEUE_FULL} for a copy not queued
      * for lack of room, {@link MessageRouter#NO_SESSION} for a copy whose session has no row (it ended), and
      * {@link #FENCED} for an event whose receipt was refused (its copies are not inserted).
@@ -650,6 +652,7 @@ public class SessionWriter {
         OffsetDateTime[] expiresAt = new OffsetDateTime[n];
         String[] subscriptionIds = new String[n];
         Map<String, Integer> perClient = new HashMap<>();
+        Map<String, Long> bytesPerClient = new HashMap<>();
         for (int i = 0; i < n; i++) {
             QueuedMessage q = copies.get(i);
             PublishedMessage m = q.message();
@@ -669,24 +672,33 @@ public class SessionWriter {
             subscriptionIds[i] = q.subscriptionIdentifiers().stream().map(String::valueOf)
                     .collect(Collectors.joining(",", "{", "}"));
             perClient.merge(q.clientId(), 1, Integer::sum);
+            bytesPerClient.merge(q.clientId(), (long) m.payloadSize(), Long::sum);
         }
         int limit = sessionConfig.maxQueuedMessages();
+        long byteLimit = sessionConfig.maxQueuedBytes();
         Uni<Void> makeRoom = Uni.createFrom().voidItem();
         if (sessionConfig.queueOverflowPolicy() == QueueOverflowPolicy.DROP_OLDEST) {
-            // Room for all new copies of a session: drop its oldest never-sent messages beyond the limit (expired
-            // ones take no room: the expiry job deletes them).
+            // Room for all new copies of a session: drop its oldest never-sent messages beyond the limits, in count
+            // and in payload bytes (expired ones take no room: the expiry job deletes them).
             String[] roomClients = perClient.keySet().toArray(String[]::new);
             Integer[] incoming = Arrays.stream(roomClients).map(perClient::get).toArray(Integer[]::new);
+            Long[] incomingBytes = Arrays.stream(roomClients).map(bytesPerClient::get).toArray(Long[]::new);
             makeRoom = makeRoom.chain(() -> tx.preparedQuery("WITH c AS (SELECT c.client_id, c.incoming, "
-                            + "(SELECT count(*) FROM queued_messages q WHERE q.client_id = c.client_id "
-                            + "AND (q.expires_at IS NULL OR q.expires_at > now() OR q.state <> 'queued')) AS depth "
-                            + "FROM unnest($1::text[], $2::integer[]) AS c (client_id, incoming)), "
-                            + "oldest AS (SELECT q.message_id, row_number() OVER (PARTITION BY q.client_id "
-                            + "ORDER BY q.message_id) AS k, c.depth + c.incoming - $3 AS excess "
+                            + "c.incoming_bytes, d.depth, d.depth_bytes "
+                            + "FROM unnest($1::text[], $2::integer[], $4::bigint[]) AS c (client_id, incoming, "
+                            + "incoming_bytes), LATERAL (SELECT count(*) AS depth, "
+                            + "coalesce(sum(octet_length(q.payload)), 0) AS depth_bytes FROM queued_messages q "
+                            + "WHERE q.client_id = c.client_id "
+                            + "AND (q.expires_at IS NULL OR q.expires_at > now() OR q.state <> 'queued')) d), "
+                            + "oldest AS (SELECT q.message_id, row_number() OVER w AS k, "
+                            + "sum(octet_length(q.payload)) OVER w - octet_length(q.payload) AS bytes_before, "
+                            + "c.depth + c.incoming - $3 AS excess, c.depth_bytes + c.incoming_bytes - $5 AS excess_bytes "
                             + "FROM queued_messages q JOIN c ON c.client_id = q.client_id WHERE q.state = 'queued' "
-                            + "AND (q.expires_at IS NULL OR q.expires_at > now())) "
-                            + "DELETE FROM queued_messages WHERE message_id IN (SELECT message_id FROM oldest WHERE k <= excess)")
-                    .execute(Tuple.of(roomClients, incoming, limit))
+                            + "AND (q.expires_at IS NULL OR q.expires_at > now()) "
+                            + "WINDOW w AS (PARTITION BY q.client_id ORDER BY q.message_id)) "
+                            + "DELETE FROM queued_messages WHERE message_id IN (SELECT message_id FROM oldest "
+                            + "WHERE k <= excess OR bytes_before < excess_bytes)")
+                    .execute(Tuple.of(roomClients, incoming, limit, incomingBytes, byteLimit))
                     .invoke(rows -> droppedOldest.addAndGet(rows.rowCount()))
                     .replaceWithVoid());
         }
@@ -694,24 +706,27 @@ public class SessionWriter {
                 .addArrayOfShort(qos).addArrayOfBoolean(retain).addArrayOfShort(formats)
                 .addArrayOfString(contentTypes).addArrayOfString(responseTopics).addValue(correlations)
                 .addArrayOfString(userProperties).addArrayOfOffsetDateTime(expiresAt)
-                .addArrayOfString(subscriptionIds).addInteger(limit);
+                .addArrayOfString(subscriptionIds).addInteger(limit).addLong(byteLimit);
         return makeRoom.chain(() -> tx.preparedQuery("WITH input AS (SELECT * FROM unnest($1::text[], $2::text[], "
                         + "$3::bytea[], $4::smallint[], $5::boolean[], $6::smallint[], $7::text[], $8::text[], "
                         + "$9::bytea[], $10::text[], $11::timestamptz[], $12::text[]) WITH ORDINALITY AS i (client_id, "
                         + "topic, payload, qos, retain, payload_format_indicator, content_type, response_topic, "
                         + "correlation_data, user_properties, expires_at, subscription_identifiers, ord)), "
-                        + "room AS (SELECT s.client_id, $13 - (SELECT count(*) FROM queued_messages q "
+                        + "room AS (SELECT s.client_id, $13 - d.depth AS free, $14 - d.depth_bytes AS free_bytes "
+                        + "FROM sessions s, LATERAL (SELECT count(*) AS depth, "
+                        + "coalesce(sum(octet_length(q.payload)), 0) AS depth_bytes FROM queued_messages q "
                         + "WHERE q.client_id = s.client_id "
-                        + "AND (q.expires_at IS NULL OR q.expires_at > now() OR q.state <> 'queued')) AS free "
-                        + "FROM sessions s WHERE s.client_id IN (SELECT client_id FROM input)), "
-                        + "ranked AS (SELECT i.*, row_number() OVER (PARTITION BY i.client_id ORDER BY i.ord) AS rn "
-                        + "FROM input i), "
+                        + "AND (q.expires_at IS NULL OR q.expires_at > now() OR q.state <> 'queued')) d "
+                        + "WHERE s.client_id IN (SELECT client_id FROM input)), "
+                        + "ranked AS (SELECT i.*, row_number() OVER w AS rn, "
+                        + "sum(octet_length(i.payload)) OVER w AS bytes_through "
+                        + "FROM input i WINDOW w AS (PARTITION BY i.client_id ORDER BY i.ord)), "
                         + "inserted AS (INSERT INTO queued_messages (client_id, " + MESSAGE_COLUMNS
                         + ", subscription_identifiers) "
                         + "SELECT r.client_id, r.topic, r.payload, r.qos, r.retain, r.payload_format_indicator, "
                         + "r.content_type, r.response_topic, r.correlation_data, r.user_properties::jsonb, r.expires_at, "
                         + "r.subscription_identifiers::integer[] FROM ranked r JOIN room ON room.client_id = r.client_id "
-                        + "WHERE r.rn <= room.free ORDER BY r.ord "
+                        + "WHERE r.rn <= room.free AND r.bytes_through <= room.free_bytes ORDER BY r.ord "
                         + "RETURNING message_id, client_id) "
                         // Then one row without message id per session that has a row: the others ended.
                         + "SELECT message_id, client_id FROM inserted "
@@ -719,7 +734,7 @@ public class SessionWriter {
                 .execute(params))
                 .map(rows -> {
                     // Ids come from one sequence in insertion order (ORDER BY ord): per session, its inserted
-                    // copies are its first ones (rn <= free), in order of their ids.
+                    // copies are its first ones (rn <= free, bytes_through <= free_bytes), in order of their ids.
                     List<Row> inserted = new ArrayList<>();
                     Set<String> withSession = new HashSet<>();
                     for (Row r : rows) {

@@ -33,11 +33,11 @@ import org.junit.jupiter.api.Test;
 @TestProfile(OfflineQueueLimitTest.SmallQueue.class)
 class OfflineQueueLimitTest {
 
-    /** A queue of five messages per session. */
+    /** A queue of five messages and 1,000 payload bytes per session. */
     public static class SmallQueue implements QuarkusTestProfile {
         @Override
         public Map<String, String> getConfigOverrides() {
-            return Map.of("tether.session.max-queued-messages", "5");
+            return Map.of("tether.session.max-queued-messages", "5", "tether.session.max-queued-bytes", "1000");
         }
     }
 
@@ -107,5 +107,29 @@ class OfflineQueueLimitTest {
                 .containsExactly("0", "1", "2", "3", "4");
 
         OfflineQueueClients.resumeAndExpectExactly(listener.port(), id, "0", "1", "2", "3", "4");
+    }
+
+    @Test
+    void publish_whenOfflineQueueHoldsMaxBytes_thenNewestDroppedLikeTheCount() throws Exception {
+        // tether.session.max-queued-bytes = 1000 beside the count: of 400-byte payloads two fit, the third does not
+        // (drop-newest), a later 150-byte one still does
+        String id = TestClients.uniqueId("oq-bytes");
+        String topic = "oq/bytes/" + id;
+        Sql sql = new Sql(dataSource);
+        OfflineQueueClients.subscribeThenGoOffline(listener.port(), id, topic);
+
+        Mqtt5BlockingClient pub = TestClients.mqtt5(listener.port(), TestClients.uniqueId("oq-bytes-pub"));
+        pub.connect();
+        for (String p : List.of("a", "b", "c")) {
+            pub.publishWith().topic(topic).qos(MqttQos.AT_LEAST_ONCE)
+                    .payload((p.repeat(400)).getBytes(StandardCharsets.UTF_8)).send();
+        }
+        pub.publishWith().topic(topic).qos(MqttQos.AT_LEAST_ONCE).payload("d".repeat(150).getBytes(StandardCharsets.UTF_8))
+                .send();
+        pub.disconnect();
+        assertThat(sql.rows("SELECT left(convert_from(payload, 'UTF8'), 1) AS p FROM queued_messages "
+                + "WHERE client_id = ? ORDER BY message_id", id).stream().map(r -> r.get("p")).toList())
+                .containsExactly("a", "b", "d");
+        OfflineQueueClients.resumeAndExpectExactly(listener.port(), id, "a".repeat(400), "b".repeat(400), "d".repeat(150));
     }
 }

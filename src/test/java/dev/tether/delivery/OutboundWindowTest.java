@@ -70,4 +70,35 @@ class OutboundWindowTest {
         assertThat(dropped).map(OutboundWindowTest::payloadOf).contains("z");
         assertThat(window.size()).isEqualTo(2);
     }
+
+    @Test
+    void enqueue_whenBeyondBytesAndDropOldest_thenAsManyOldestDroppedAsItTakes() {
+        // tether.session.max-queued-bytes in memory: payload bytes in flight plus waiting
+        OutboundWindow window = new OutboundWindow(1);
+        window.send(0, waiting("0123456789").message(), 1, List.of()); // 10 bytes in flight
+        assertThat(window.enqueue(waiting("aaaaa"), 100, 25, true)).isEmpty();
+        assertThat(window.enqueue(waiting("bbbbb"), 100, 25, true)).isEmpty();
+        assertThat(window.bytes()).isEqualTo(20);
+
+        List<OutboundWindow.Waiting> dropped = window.enqueue(waiting("ccccccccccccc"), 100, 25, true);
+
+        assertThat(dropped).map(OutboundWindowTest::payloadOf).containsExactly("aaaaa", "bbbbb");
+        assertThat(window.bytes()).isEqualTo(23);
+        assertThat(window.enqueue(waiting("dddddddddddddddd"), 100, 25, true)).as("never fits beside the one in flight")
+                .map(OutboundWindowTest::payloadOf).containsExactly("dddddddddddddddd");
+        window.complete(1);
+        assertThat(window.bytes()).isEqualTo(13);
+        assertThat(window.nextWaiting()).map(OutboundWindowTest::payloadOf).contains("ccccccccccccc");
+        assertThat(window.bytes()).isZero();
+    }
+
+    @Test
+    void enqueue_whenBeyondBytesAndDropNewest_thenNewDropped() {
+        OutboundWindow window = new OutboundWindow(1);
+        assertThat(window.enqueue(waiting("aaaaa"), 100, 8, false)).isEmpty();
+        assertThat(window.enqueue(waiting("bbbbb"), 100, 8, false)).map(OutboundWindowTest::payloadOf)
+                .containsExactly("bbbbb");
+        assertThat(window.enqueue(waiting("ccc"), 100, 8, false)).isEmpty();
+        assertThat(window.size()).isEqualTo(2);
+    }
 }

@@ -82,7 +82,10 @@ public final class BrokerProcess {
                 "-Dquarkus.http.host=127.0.0.1",
                 "-Dquarkus.http.port=" + httpPort,
                 "-Dtether.cluster.port=0", // a free port: installations of one test run side by side
-                "-Dtether.cluster.advertised-host=127.0.0.1"));
+                "-Dtether.cluster.advertised-host=127.0.0.1",
+                // Every client of a test comes from 127.0.0.1: the per-address rate as in the %test profile.
+                "-Dtether.limits.connections-per-second-per-address=2000",
+                "-Dtether.limits.connection-burst-per-address=5000"));
         settings.forEach(s -> command.add("-D" + s));
         command.addAll(List.of("-jar", jar));
         process = new ProcessBuilder(command)

@@ -301,7 +301,10 @@ public final class ReplicaSet implements AutoCloseable, BeforeAllCallback, After
         r.log = r.stateDir.resolve("broker-" + (++r.runs) + ".log");
         List<String> command = new ArrayList<>(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx256m"));
+                "-Xmx256m",
+                // Every client of a test comes from 127.0.0.1: the per-address rate as in the %test profile.
+                "-Dtether.limits.connections-per-second-per-address=2000",
+                "-Dtether.limits.connection-burst-per-address=5000"));
         replicaSettings(r).forEach(s -> command.add("-D" + s));
         settings.forEach(s -> command.add("-D" + s));
         command.addAll(List.of("-jar", jar));
