@@ -32,7 +32,6 @@ record BrokerServices(
         RetainedMessages retained,
         Clock clock,
         java.util.concurrent.atomic.AtomicLong oversizeDrops,
-        AccessRules access,
         AccessControl acl,
         OutboundLimits outboundLimits,
         Cluster cluster,

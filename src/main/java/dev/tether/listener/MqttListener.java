@@ -67,7 +67,7 @@ public class MqttListener {
     public MqttListener(Vertx vertx, MqttConfig config, StoreConfig store, SessionPolicy policy, SessionEvents events,
                         MessageRouter router, SubscriptionIndex subscriptions, ConnectedClients clients,
                         SessionDirectory sessions, RetainedMessages retained, BrokerInstance instance, Clock clock,
-                        WillPublisher wills, dev.tether.config.AccessConfig access, SessionConfig session,
+                        WillPublisher wills, SessionConfig session,
                         dev.tether.cluster.Cluster cluster, dev.tether.cluster.lease.Lease lease,
                         dev.tether.auth.acl.AccessControl acl, Authenticator auth, LiveUsers liveUsers, MqttTls tls,
                         Limits limits,
@@ -80,7 +80,7 @@ public class MqttListener {
         this.config = config;
         this.wills = wills;
         this.services = new BrokerServices(instance.id(), config, store, policy, events, router, subscriptions,
-                clients, sessions, retained, clock, oversizeDrops, new AccessRules(access), acl, OutboundLimits.of(session),
+                clients, sessions, retained, clock, oversizeDrops, acl, OutboundLimits.of(session),
                 cluster, lease, auth, liveUsers, limits);
         this.limits = limits;
     }

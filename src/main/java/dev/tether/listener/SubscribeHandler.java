@@ -73,8 +73,6 @@ final class SubscribeHandler {
             } else if ((broken = services.limits().topics().brokenBy(filter)).isPresent()) {
                 services.limits().refused(broken.get());
                 codes.add(mqtt5 ? 0x8F : 0x80); // Topic Filter invalid: tether.limits.max-topic-length / -levels
-            } else if (services.access().isSubscriptionDenied(filter)) {
-                codes.add(mqtt5 ? 0x87 : 0x80); // Not authorized (tether.access.denied-subscriptions)
             } else if (!services.acl().rules().maySubscribe(connection.username(), clientId, filter)) {
                 services.acl().countDenied(AclAction.SUBSCRIBE);
                 codes.add(mqtt5 ? 0x87 : 0x80); // Not authorized (mqtt_acl)
