@@ -15,6 +15,7 @@ import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.Base64;
 import java.util.Optional;
+import java.util.function.BooleanSupplier;
 import org.jboss.logging.Logger;
 
 /**
@@ -98,7 +99,8 @@ public class Authenticator {
             wait = wait.onItem().delayIt().by(admission.delay());
         }
         byte[] password = c.password() == null ? new byte[0] : c.password();
-        return wait.chain(() -> check(c.username(), password, admission.suspect()).ifNoItem().after(timeout).fail())
+        return wait.chain(() -> check(c.username(), password, admission.suspect(),
+                        () -> !throttle.isBanned(c.address(), clock.instant())).ifNoItem().after(timeout).fail())
                 .map(outcome -> {
                     if (outcome == AuthOutcome.BAD_CREDENTIALS) {
                         throttle.failed(c.address(), clock.instant());
@@ -218,9 +220,10 @@ public class Authenticator {
         return verifier.hashes();
     }
 
-    private Uni<AuthOutcome> check(String username, byte[] password, boolean suspect) {
+    private Uni<AuthOutcome> check(String username, byte[] password, boolean suspect, BooleanSupplier stillWanted) {
         return users.find(username).chain(row -> Uni.createFrom()
-                .completionStage(verifier.verify(username, password, row.map(UserRow::passwordHash), suspect))
+                .completionStage(verifier.verify(username, password, row.map(UserRow::passwordHash), suspect,
+                        stillWanted))
                 .map(ok -> !ok ? AuthOutcome.BAD_CREDENTIALS
                         : row.get().enabled() ? AuthOutcome.ACCEPTED : AuthOutcome.NOT_AUTHORIZED));
     }

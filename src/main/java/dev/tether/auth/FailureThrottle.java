@@ -8,15 +8,18 @@ import java.util.Map;
 /**
  * Failed CONNECTs per source address, consulted before any password is hashed: the first few failures cost nothing,
  * then each check waits a growing delay, and past a threshold the address is banned for a while (refused without a
- * check). Checks still running count as failures until they end, so parallel attempts cannot outrun the ban. A
- * bounded map (the least recently seen addresses are forgotten first); an address's record expires
+ * check). Only failures count towards the delay and the ban: many clients behind one address (a NAT, a proxy)
+ * logging in at once with good credentials are never banned. Parallel attempts cannot outrun the ban either: an
+ * address with attempts running is suspect (its checks run one at a time on a thread of their own), and a check
+ * still waiting asks {@link #isBanned} before it hashes. A bounded map (the least recently seen addresses are forgotten first); an address's record expires
  * {@code banDuration} after its last failure. Pure: time is passed in. Thread-safe (one lock; every call is short).
  */
 public final class FailureThrottle {
 
     /**
      * What happens to an attempt from an address: refused at once, or checked after {@code delay}; {@code suspect}
-     * when the address has failed or has other attempts running (its check then waits behind clean addresses').
+     * when the address has failed recently or has other attempts running (its check then waits behind clean
+     * addresses', and asks {@link #isBanned} before hashing).
      */
     public record Admission(boolean banned, Duration delay, boolean suspect) {
         static final Admission CLEAN = new Admission(false, Duration.ZERO, false);
@@ -57,21 +60,23 @@ public final class FailureThrottle {
         if (now.isBefore(r.bannedUntil)) {
             return Admission.BANNED;
         }
-        int pending = r.failures + r.running;
-        if (pending >= limits.failuresBeforeBan()) {
-            r.bannedUntil = now.plus(limits.banDuration());
-            return Admission.BANNED;
-        }
+        boolean clean = r.failures == 0 && r.running == 0;
         r.running++;
-        if (pending == 0) {
+        if (clean) {
             return Admission.CLEAN;
         }
-        int over = pending - limits.failuresBeforeDelay();
+        int over = r.failures - limits.failuresBeforeDelay();
         if (over < 0) {
             return new Admission(false, Duration.ZERO, true);
         }
         Duration delay = limits.firstDelay().multipliedBy(1L << Math.min(over, 20));
         return new Admission(false, delay.compareTo(limits.maxDelay()) > 0 ? limits.maxDelay() : delay, true);
+    }
+
+    /** Whether {@code address} is banned at {@code now}: a check admitted earlier and still waiting is not worth running. */
+    public synchronized boolean isBanned(String address, Instant now) {
+        Record r = records.get(address);
+        return r != null && now.isBefore(r.bannedUntil);
     }
 
     /** An admitted attempt failed (wrong credentials). */

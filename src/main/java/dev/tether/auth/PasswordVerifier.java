@@ -9,6 +9,7 @@ import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.BooleanSupplier;
 import java.util.Set;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CompletableFuture;
@@ -62,11 +63,23 @@ public final class PasswordVerifier implements AutoCloseable {
      */
     public CompletableFuture<Boolean> verify(String username, byte[] password, Optional<String> storedHash,
                                              boolean suspect) {
+        return verify(username, password, storedHash, suspect, () -> true);
+    }
+
+    /**
+     * As {@link #verify(String, byte[], Optional, boolean)}, but a check that waited in the queue runs only while
+     * {@code stillWanted} says so (its address was not banned meanwhile); otherwise false, without hashing.
+     */
+    public CompletableFuture<Boolean> verify(String username, byte[] password, Optional<String> storedHash,
+                                             boolean suspect, BooleanSupplier stillWanted) {
         String key = storedHash.map(h -> cacheKey(username, password, h)).orElse(null);
         if (key != null && verified.contains(key)) {
             return CompletableFuture.completedFuture(true);
         }
         return CompletableFuture.supplyAsync(() -> {
+            if (!stillWanted.getAsBoolean()) {
+                return false;
+            }
             boolean ok = check(storedHash.orElse(dummyHash), password) && storedHash.isPresent();
             if (ok) {
                 verified.add(key);

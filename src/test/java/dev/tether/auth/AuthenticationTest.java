@@ -171,6 +171,28 @@ class AuthenticationTest {
         }
     }
 
+    @Test
+    void manyClientsBehindOneAddress_whenAllLogInAtOnce_thenAllAcceptedAndNoneBanned() throws Exception {
+        // A fleet behind one NAT or proxy reconnecting at once: running checks are not failures.
+        byte[] salt = new byte[16];
+        new SecureRandom().nextBytes(salt);
+        sql.update("INSERT INTO mqtt_users (username, password_hash) VALUES ('fleet', ?)",
+                OpenBSDBCrypt.generate("2b", "fleet-pw".toCharArray(), salt, 4));
+        ExecutorService pool = Executors.newFixedThreadPool(40);
+        try {
+            List<Future<Integer>> logins = new ArrayList<>();
+            for (int i = 0; i < 40; i++) {
+                logins.add(pool.submit(() -> connack("127.0.0.22", V5, "fleet", "fleet-pw").connackReasonCode()));
+            }
+            for (Future<Integer> f : logins) {
+                assertThat(f.get()).isZero();
+            }
+            assertThat(connack("127.0.0.22", V5, "fleet", "fleet-pw").connackReasonCode()).isZero(); // not banned
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
     private ReceivedPacket connack(String from, int level, String username, String password) throws IOException {
         try (RawMqttClient c = RawMqttClient.connectFrom(from, "127.0.0.1", listener.port())) {
             c.send(MqttPackets.connect(level, TestClients.uniqueId("auth")).username(username).password(password)

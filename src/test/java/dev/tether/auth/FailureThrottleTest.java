@@ -53,15 +53,32 @@ class FailureThrottleTest {
     }
 
     @Test
-    void admit_whenManyAttemptsRunAtOnce_thenRunningOnesCountTowardsTheBan() {
+    void admit_whenManyAttemptsRunAtOnce_thenSuspectButNeverBannedForRunning() {
+        // A fleet behind one NAT reconnecting at once: no failure, no ban, only the first one clean.
         FailureThrottle t = new FailureThrottle(LIMITS);
-        int admitted = 0;
-        for (int i = 0; i < 1000; i++) {
-            if (!t.admit("a", T0).banned()) {
-                admitted++;
-            }
+        assertThat(t.admit("a", T0)).isEqualTo(FailureThrottle.Admission.CLEAN);
+        for (int i = 1; i < 1000; i++) {
+            assertThat(t.admit("a", T0)).isEqualTo(new FailureThrottle.Admission(false, Duration.ZERO, true));
         }
-        assertThat(admitted).isEqualTo(10);
+        for (int i = 0; i < 1000; i++) {
+            t.ended("a");
+        }
+        assertThat(t.admit("a", T0)).isEqualTo(FailureThrottle.Admission.CLEAN);
+    }
+
+    @Test
+    void isBanned_whenParallelAttemptsFailPastTheThreshold_thenTheOnesStillWaitingSeeTheBan() {
+        FailureThrottle t = new FailureThrottle(LIMITS);
+        for (int i = 0; i < 1000; i++) {
+            assertThat(t.admit("a", T0).banned()).isFalse(); // all admitted before any has failed
+        }
+        assertThat(t.isBanned("a", T0)).isFalse();
+        for (int i = 0; i < 10; i++) {
+            t.failed("a", T0);
+        }
+        assertThat(t.isBanned("a", T0)).isTrue(); // the 990 still queued are not hashed
+        assertThat(t.admit("a", T0).banned()).isTrue();
+        assertThat(t.isBanned("b", T0)).isFalse();
     }
 
     @Test
