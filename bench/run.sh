@@ -11,6 +11,8 @@
 #   bench/run.sh --skip-build    reuse the built jars
 #   bench/run.sh --brokers tether --cases cross-replica   Tether only: two replicas sharing one PostgreSQL, the latency
 #                                case with publishers on replica 1 and subscribers on replica 2 vs all on replica 1
+#   bench/run.sh --brokers tether,mosquitto --cases connect-auth   durable connects without login, first logins of
+#                                AUTH_COLD_N users (Tether: bcrypt cost 10 each), and the same users reconnecting
 # Sizes come from the environment (defaults below), e.g. CONNECT_N=500 IDLE_CONNECTIONS=2000 bench/run.sh
 # Expiry: EXPIRY_M sessions for Tether (default 100,000), EXPIRY_M_OTHERS for Mosquitto and HiveMQ CE (default
 # 20,000; both also handled 100,000 in about a minute each: EXPIRY_M_OTHERS=100000 for the same M everywhere).
@@ -26,6 +28,10 @@ ROOT="$(cd "$BENCH_DIR/.." && pwd)"
 : "${HEAP:=1g}"                    # -Xms = -Xmx of Tether and HiveMQ CE (no AlwaysPreTouch)
 : "${CONNECT_N:=2000}"             # 1. clients connecting with Clean Start 0, Session Expiry 300
 : "${CONNECT_INFLIGHT:=100}"       #    at most this many CONNECTs in flight (Mosquitto's listen backlog)
+: "${AUTH_N:=2000}"                # 1b. connect-auth: anonymous connects, and reconnects of the users (warm)
+: "${AUTH_COLD_N:=250}"            #     users, each logging in once first (cold); >= CONNECT_INFLIGHT
+: "${AUTH_COLD_INFLIGHT:=$CONNECT_INFLIGHT}" #  CONNECTs in flight in the cold phase
+: "${AUTH_SOURCES:=per-user}"      #     per-user: each user its own 127.1.x.y; one: all from 127.0.0.1 (one NAT)
 : "${DURATION:=6}"                 # 2. measured seconds per throughput case and of the latency case
 : "${WARMUP:=10}"                  #    seconds of the same load before them, not counted (rate, latency, CPU):
                                    #    a fresh JVM broker compiles its hot paths in its first seconds
@@ -50,7 +56,7 @@ SMOKE=0
 SKIP_BUILD=0
 RUNS=""
 BROKERS="tether,mosquitto,hivemq"
-CASES="connect,throughput,latency,cross-replica,resume,expiry,idle"
+CASES="connect,connect-auth,throughput,latency,cross-replica,resume,expiry,idle"
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) SMOKE=1; BROKERS=tether ;;
@@ -58,7 +64,7 @@ while [ $# -gt 0 ]; do
     --brokers) BROKERS="$2"; shift ;;
     --cases) CASES="$2"; shift ;;
     --runs) RUNS="$2"; shift ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -130,7 +136,17 @@ wait_port() { # port seconds [pid, default BROKER_PID]
 
 JVM_FLAGS=(-Xms"$HEAP" -Xmx"$HEAP" -XX:NativeMemoryTracking=summary)
 
-start_broker() { # kind
+# connect-auth: users bench-user-0 .. AUTH_COLD_N-1, all with this password. Tether: the load generator writes them
+# into mqtt_users over JDBC (one bcrypt hash, cost 10, for all). Mosquitto: a password_file written before it starts.
+AUTH_PASSWORD="bench-pw"
+write_mosquitto_passwords() { # file count: one PBKDF2-SHA512 hash (mosquitto_passwd) reused for every user
+  mosquitto_passwd -c -b "$1" bench-user-0 "$AUTH_PASSWORD"
+  local hash i
+  hash="$(cut -d: -f2- "$1")"
+  for ((i = 1; i < $2; i++)); do echo "bench-user-$i:$hash"; done >>"$1"
+}
+
+start_broker() { # kind [auth: Mosquitto with the connect-auth users in a password_file]
   BROKER_KIND="$1"
   BROKER_DIR="$WORK/$1-$RANDOM$RANDOM"
   mkdir -p "$BROKER_DIR"
@@ -162,6 +178,10 @@ log_dest stderr
 log_type error
 log_type warning
 CONF
+      if [ "${2:-}" = auth ]; then
+        write_mosquitto_passwords "$BROKER_DIR/passwd" "$AUTH_COLD_N"
+        echo "password_file $BROKER_DIR/passwd" >>"$BROKER_DIR/mosquitto.conf" # allow_anonymous stays true
+      fi
       mosquitto -c "$BROKER_DIR/mosquitto.conf" >>"$logf" 2>&1 &
       BROKER_PID=$!
       BROKER_ARGS=() ;;
@@ -287,6 +307,8 @@ add() { CASE_LIST+=("$*"); }
 for c in ${CASES//,/ }; do
   case "$c" in
     connect) add connect --case connect --n "$CONNECT_N" --inflight "$CONNECT_INFLIGHT" ;;
+    connect-auth) add connect-auth --case connect-auth --n "$AUTH_N" --cold-n "$AUTH_COLD_N" --inflight "$CONNECT_INFLIGHT" \
+      --cold-inflight "$AUTH_COLD_INFLIGHT" --sources "$AUTH_SOURCES" --password "$AUTH_PASSWORD" ;;
     throughput)
       for q in 0 1; do for m in one2one fanout; do for s in 64 4096; do
         add throughput --case "throughput-qos$q-$m-$([ $s = 64 ] && echo 64B || echo 4KiB)" --qos $q --mode $m --size $s \
@@ -303,7 +325,9 @@ for c in ${CASES//,/ }; do
 done
 
 {
-  echo "parameters: HEAP=$HEAP CONNECT_N=$CONNECT_N CONNECT_INFLIGHT=$CONNECT_INFLIGHT DURATION=$DURATION WARMUP=$WARMUP PUBLISHERS=$PUBLISHERS"
+  echo "parameters: HEAP=$HEAP CONNECT_N=$CONNECT_N CONNECT_INFLIGHT=$CONNECT_INFLIGHT AUTH_N=$AUTH_N AUTH_COLD_N=$AUTH_COLD_N"
+  echo "  AUTH_COLD_INFLIGHT=$AUTH_COLD_INFLIGHT AUTH_SOURCES=$AUTH_SOURCES"
+  echo "  DURATION=$DURATION WARMUP=$WARMUP PUBLISHERS=$PUBLISHERS"
   echo "  SUBSCRIBERS=$SUBSCRIBERS RATE=$RATE RESUME_N=$RESUME_N RESUME_K=$RESUME_K EXPIRY_M=$EXPIRY_M"
   echo "  EXPIRY_M_OTHERS=$EXPIRY_M_OTHERS EXPIRY_MARGIN=$EXPIRY_MARGIN EXPIRY_MAX_OPEN=$EXPIRY_MAX_OPEN"
   echo "  IDLE_CONNECTIONS=$IDLE_CONNECTIONS IDLE_HOLD=$IDLE_HOLD runs=$RUNS brokers=$BROKERS; $(nproc) cores; ulimit -n $(ulimit -n)"
@@ -325,6 +349,17 @@ for entry in "${CASE_LIST[@]}"; do
           continue
         fi
         starter=(start_replicas)
+      fi
+      if [ "${args[0]}" = connect-auth ]; then
+        why=""
+        [ "$b" = hivemq ] && why="HiveMQ CE checks no password without an extension"
+        [ "$b" = mosquitto ] && ! command -v mosquitto_passwd >/dev/null && why="mosquitto_passwd is not installed"
+        if [ -n "$why" ]; then
+          [ "$run" = 1 ] && printf '{"case":"%s","scenario":"connect-auth","broker":"%s","skipped":"%s","ok":true,"params":{},"metrics":{},"errors":[]}\n' \
+            "${args[2]}" "$b" "$why" >>"$OUT/$b.jsonl"
+          continue
+        fi
+        starter=(start_broker "$b" auth)
       fi
       log "case ${args[2]} run $run/$RUNS on $b"
       lines_before=$(nlines "$OUT/$b.jsonl")

@@ -16,6 +16,7 @@ import java.util.BitSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
@@ -40,10 +41,10 @@ import com.hivemq.client.mqtt.mqtt5.message.publish.Mqtt5PublishResult;
  * java -jar loadgen.jar report FILE... [--plots DIR] table of the medians over the runs of all JSON lines, with
  *                                                   Tether/other ratios; --plots: PNG charts and medians.csv in DIR
  * </pre>
- * Scenarios: connect, throughput, latency, resume, expiry, idle, cross-replica. Every loop is bounded in count and
- * by a deadline. Common options: --broker NAME, --host 127.0.0.1, --port 1883, --pid BROKER_PID (CPU, memory),
+ * Scenarios: connect, connect-auth, throughput, latency, resume, expiry, idle, cross-replica. Every loop is bounded in
+ * count and by a deadline. Common options: --broker NAME, --host 127.0.0.1, --port 1883, --pid BROKER_PID (CPU, memory),
  * --pid2 PID (a second broker process whose CPU counts too: cross-replica), --pg-data DIR (Tether: embedded
- * PostgreSQL processes count as broker CPU), --jdbc URL (Tether: scenario 4), --jvm true (NMT via jcmd),
+ * PostgreSQL processes count as broker CPU), --jdbc URL (Tether: expiry, connect-auth), --jvm true (NMT via jcmd),
  * --case LABEL, --run N (written into the JSON line), --out FILE. throughput and latency also take --pub-port and
  * --sub-port (default --port): publishers connect to one, subscribers to the other.
  */
@@ -75,7 +76,7 @@ public final class LoadGen {
 
     public static void main(String[] args) throws Exception {
         if (args.length == 0) {
-            System.err.println("usage: loadgen connect|throughput|latency|resume|expiry|idle|cross-replica|smoke|report [--key value]...");
+            System.err.println("usage: loadgen connect|connect-auth|throughput|latency|resume|expiry|idle|cross-replica|smoke|report [--key value]...");
             System.exit(2);
         }
         String scenario = args[0];
@@ -154,6 +155,7 @@ public final class LoadGen {
         try {
             ops = switch (scenario) {
                 case "connect" -> connect(r);
+                case "connect-auth" -> connectAuth(r);
                 case "throughput" -> throughput(r);
                 case "latency" -> latency(r);
                 case "resume" -> resume(r);
@@ -335,11 +337,74 @@ public final class LoadGen {
         }
         awaitAll(connectAll(warmClients, true, 0, inflight, deadline, null, r), deadline, r, "warm-up connect");
         disconnectAll(warmClients, deadline);
+        ConnectBatch b = durableConnects(n, inflight, expiry, i -> Login.anonymous(id("c", i), localIp(i, n)), deadline);
+        b.failUnlessAllAccepted(r, "");
+        r.metric("connects_per_s", b.perSecond());
+        r.metric("connack_p50_ms", b.connack().percentileMs(50));
+        r.metric("connack_p99_ms", b.connack().percentileMs(99));
+        r.metric("connects_ok", b.ok());
+        r.metric("connects_failed", b.failed());
+        return b.ok();
+    }
+
+    /** How connection i of a batch connects: its client id, source address (null: any), User Name and Password. */
+    private record Login(String clientId, String localIp, String username, byte[] password) {
+        static Login anonymous(String clientId, String localIp) {
+            return new Login(clientId, localIp, null, null);
+        }
+    }
+
+    /**
+     * What a batch of durable connects gave: CONNACKs with a success code ({@code ok}, their latency in
+     * {@code connack}), the others ({@code failed}: error CONNACKs by reason code, exceptions as "exception"), and
+     * the time from the first CONNECT until every slot was free again.
+     */
+    private record ConnectBatch(int n, int started, boolean drained, long ok, long failed, Map<String, Long> failures,
+                                String firstError, double seconds, Hist connack, BitSet accepted) {
+        double perSecond() {
+            return ok / seconds;
+        }
+
+        void failUnlessAllAccepted(Result r, String what) {
+            failUnlessAccepted(r, what, Set.of());
+        }
+
+        /** Fails r for an incomplete batch or a failed CONNECT, except error CONNACKs with a reason in {@code tolerated}. */
+        void failUnlessAccepted(Result r, String what, Set<String> tolerated) {
+            if (!drained) {
+                r.fail(what + "deadline: connects still in flight");
+            }
+            if (started < n) {
+                r.fail(what + "deadline: only " + started + " of " + n + " connects started");
+            }
+            long counted = failed - failures.entrySet().stream().filter(e -> tolerated.contains(e.getKey()))
+                    .mapToLong(Map.Entry::getValue).sum();
+            if (counted > 0) {
+                r.fail(what + counted + " connects failed (" + failures + "), first: " + firstError);
+            }
+        }
+    }
+
+    /** The reason code of a CONNECT that failed with an error CONNACK, else "exception". */
+    private static String connackError(Throwable err) {
+        Throwable t = err instanceof java.util.concurrent.CompletionException && err.getCause() != null ? err.getCause() : err;
+        return t instanceof com.hivemq.client.mqtt.mqtt5.exceptions.Mqtt5ConnAckException e
+                ? e.getMqttMessage().getReasonCode().name() : "exception";
+    }
+
+    /**
+     * n clients connect with Clean Start 0 and Session Expiry {@code expiry}, at most {@code inflight} CONNECTs
+     * outstanding; each disconnects as soon as it has its CONNACK, and its slot is free when the DISCONNECT is sent.
+     */
+    private ConnectBatch durableConnects(int n, int inflight, int expiry, java.util.function.IntFunction<Login> login,
+                                         long deadline) throws InterruptedException {
         Hist lat = new Hist();
         Semaphore slots = new Semaphore(inflight);
         AtomicLong ok = new AtomicLong();
         AtomicLong failed = new AtomicLong();
+        Map<String, AtomicLong> failures = new java.util.concurrent.ConcurrentHashMap<>();
         AtomicReference<String> firstError = new AtomicReference<>();
+        BitSet accepted = new BitSet(n);
         long t0 = System.nanoTime();
         int started = 0;
         for (int i = 0; i < n; i++) {
@@ -347,36 +412,213 @@ public final class LoadGen {
                 break;
             }
             started++;
-            Mqtt5AsyncClient c = client(id("c", i), localIp(i, n));
+            int index = i;
+            Login l = login.apply(i);
+            Mqtt5AsyncClient c = client(l.clientId(), l.localIp());
+            var connect = c.connectWith().cleanStart(false).sessionExpiryInterval(expiry);
+            if (l.username() != null) {
+                connect = connect.simpleAuth().username(l.username()).password(l.password()).applySimpleAuth();
+            }
             long s = System.nanoTime();
-            c.connectWith().cleanStart(false).sessionExpiryInterval(expiry).send().whenComplete((ack, err) -> {
+            connect.send().whenComplete((ack, err) -> {
                 if (err != null || ack.getReasonCode().isError()) {
                     failed.incrementAndGet();
+                    String kind = err != null ? connackError(err) : ack.getReasonCode().name();
+                    failures.computeIfAbsent(kind, k -> new AtomicLong()).incrementAndGet();
                     firstError.compareAndSet(null, err != null ? err.toString() : "CONNACK " + ack.getReasonCode());
                     slots.release();
                     return;
                 }
                 lat.recordNanos(System.nanoTime() - s);
                 ok.incrementAndGet();
+                synchronized (accepted) {
+                    accepted.set(index);
+                }
                 c.disconnect().whenComplete((v, e2) -> slots.release());
             });
         }
-        if (!slots.tryAcquire(inflight, remainingMs(deadline), TimeUnit.MILLISECONDS)) {
-            r.fail("deadline: connects still in flight");
-        }
+        boolean drained = slots.tryAcquire(inflight, remainingMs(deadline), TimeUnit.MILLISECONDS);
         double secs = (System.nanoTime() - t0) / 1e9;
-        if (started < n) {
-            r.fail("deadline: only " + started + " of " + n + " connects started");
+        Map<String, Long> byKind = new java.util.TreeMap<>();
+        failures.forEach((k, v) -> byKind.put(k, v.get()));
+        BitSet acceptedCopy;
+        synchronized (accepted) {
+            acceptedCopy = (BitSet) accepted.clone();
         }
-        if (failed.get() > 0) {
-            r.fail(failed.get() + " connects failed, first: " + firstError.get());
+        return new ConnectBatch(n, started, drained, ok.get(), failed.get(), byKind, firstError.get(), secs, lat,
+                acceptedCopy);
+    }
+
+    // ---------------------------------------------------------------- 1b. cost of authentication on the connect rate
+
+    private static final String AUTH_USER_PREFIX = "bench-user-";
+
+    /**
+     * Durable connects (Clean Start 0, Session Expiry --expiry, --inflight CONNECTs outstanding) in three phases on
+     * one broker start, each with fresh client ids, so that each creates its sessions the same way and only the
+     * login differs: {@code anon}, --n connects without User Name (the reference); {@code cold}, --cold-n users
+     * (bench-user-0 ..) each logging in for the first time (one password hash check each: bcrypt cost 10 on Tether);
+     * {@code warm}, --n connects of those same users again, in turn (a reconnect storm to a running broker, after a
+     * network outage say: Tether caches verified credentials in its process; a restarted broker starts cold). With --jdbc (Tether) the users are written into {@code mqtt_users} first,
+     * all with one bcrypt hash that pgcrypto computes once; otherwise the broker must know them already with password
+     * --password (run.sh writes Mosquitto's password_file). Every connection of user u, and connection i of the
+     * anonymous phase as of user i mod cold-n, comes from u's own source address 127.1.x.y: Tether's failure
+     * throttle counts the checks running from one address (a fleet behind one address is throttled). cold runs first
+     * (with --cold-inflight CONNECTs outstanding); a cold login refused with 0x88 (its check outlasted the broker's
+     * CONNECT timeout) is counted, not a failure, and that user logs in again unmeasured (--fill-inflight at a time)
+     * before warm, so that warm finds every user verified once. anon and warm follow in an order that alternates with
+     * --run (odd: anon first), so that neither always gets the JIT's later, faster code. Between phases the broker's
+     * CPU settles (verifier threads still hashing for CONNECTs that timed out would otherwise slow the next phase).
+     */
+    private long connectAuth(Result r) throws Exception {
+        int n = intOpt("n", 2000);
+        int coldN = intOpt("cold-n", 250);
+        int inflight = intOpt("inflight", 100);
+        int coldInflight = intOpt("cold-inflight", inflight);
+        int fillInflight = intOpt("fill-inflight", 2);
+        int expiry = intOpt("expiry", 300);
+        int cost = intOpt("bcrypt-cost", 10);
+        byte[] password = opt("password", "bench-pw").getBytes(StandardCharsets.UTF_8);
+        double timeout = dblOpt("timeout", 300);
+        String jdbc = opts.get("jdbc");
+        boolean anonFirst = r.run == null || r.run % 2 == 1; // of anon and warm, both after cold
+        // --sources one: every connection from 127.0.0.1, as a fleet behind one NAT or proxy address would be
+        boolean oneSource = opt("sources", "per-user").equals("one");
+        java.util.function.IntFunction<String> address = u -> oneSource ? null : userAddress(u);
+        r.param("n", n).param("cold_n", coldN).param("warm_n", n).param("inflight", inflight).param("cold_inflight", coldInflight)
+                .param("session_expiry_s", expiry).param("clean_start", 0).param("timeout_s", timeout)
+                .param("order", anonFirst ? "cold, anon, warm" : "cold, warm, anon")
+                .param("source_addresses", oneSource ? "127.0.0.1 for all (--sources one)"
+                        : "127.1.x.y, one per user (anon: connection i as user i mod cold_n)")
+                .param("users", jdbc != null ? coldN + " rows in mqtt_users, one pgcrypto bcrypt hash (cost " + cost
+                        + ") for all" : coldN + " users the broker was started with (run.sh: Mosquitto password_file)")
+                .param("cold_refusals", "0x88 Server unavailable (the check outlasted the CONNECT timeout) is counted"
+                        + " (cold_refused_unavailable), not a failure; those users log in again unmeasured ("
+                        + fillInflight + " in flight) before the warm phase, so that all of them are verified once");
+        r.opName = "connect";
+        if (coldN < inflight) { // else a user's warm reconnects could overlap and be throttled as one address's
+            r.fail("--cold-n " + coldN + " must be at least --inflight " + inflight);
+            return 0;
         }
-        r.metric("connects_per_s", ok.get() / secs);
-        r.metric("connack_p50_ms", lat.percentileMs(50));
-        r.metric("connack_p99_ms", lat.percentileMs(99));
-        r.metric("connects_ok", ok.get());
-        r.metric("connects_failed", failed.get());
-        return ok.get();
+        long deadline = deadline(timeout);
+        if (jdbc != null) {
+            long t = System.nanoTime();
+            createUsers(jdbc, coldN, password, cost);
+            r.metric("users_created_s", (System.nanoTime() - t) / 1e9);
+        }
+        // Warm-up (JIT on both sides): clean anonymous sessions that leave nothing behind, not measured.
+        int warm = intOpt("warmup-n", Math.min(200, n / 10));
+        r.param("warmup_clean_connects", warm);
+        List<Mqtt5AsyncClient> warmClients = new ArrayList<>();
+        for (int i = 0; i < warm; i++) {
+            warmClients.add(client(id("aw", i)));
+        }
+        awaitAll(connectAll(warmClients, true, 0, inflight, deadline, null, r), deadline, r, "warm-up connect");
+        disconnectAll(warmClients, deadline);
+        Map<String, ConnectBatch> phases = new LinkedHashMap<>();
+        Map<String, Double> cpuUs = new LinkedHashMap<>();
+        long total = 0;
+        for (String phase : anonFirst ? List.of("cold", "anon", "warm") : List.of("cold", "warm", "anon")) {
+            r.metric(phase + "_settle_before_s", settle(deadline));
+            int count = phase.equals("cold") ? coldN : n;
+            java.util.function.IntFunction<Login> login = switch (phase) {
+                case "anon" -> i -> Login.anonymous(id("aa", i), address.apply(i % coldN));
+                case "cold" -> i -> new Login(id("ac", i), address.apply(i), AUTH_USER_PREFIX + i, password);
+                default -> i -> new Login(id("ak", i), address.apply(i % coldN), AUTH_USER_PREFIX + (i % coldN), password);
+            };
+            WindowStart w = new WindowStart(0);
+            ConnectBatch b = durableConnects(count, phase.equals("cold") ? coldInflight : inflight, expiry, login, deadline);
+            Window done = w.end(b.ok());
+            phases.put(phase, b);
+            cpuUs.put(phase, b.ok() > 0 ? done.brokerCpuMs() * 1000.0 / b.ok() : Double.NaN);
+            total += b.ok();
+            if (!phase.equals("cold")) {
+                b.failUnlessAllAccepted(r, phase + ": ");
+                continue;
+            }
+            b.failUnlessAccepted(r, "cold: ", Set.of("SERVER_UNAVAILABLE"));
+            int[] missing = java.util.stream.IntStream.range(0, coldN).filter(u -> !b.accepted().get(u)).toArray();
+            r.metric("cold_refused_unavailable", b.failures().getOrDefault("SERVER_UNAVAILABLE", 0L));
+            if (missing.length > 0) {
+                settle(deadline);
+                long tf = System.nanoTime();
+                WindowStart wf = new WindowStart(0);
+                ConnectBatch fill = durableConnects(missing.length, fillInflight, expiry,
+                        k -> new Login(id("af", k), address.apply(missing[k]), AUTH_USER_PREFIX + missing[k], password),
+                        deadline);
+                fill.failUnlessAllAccepted(r, "fill (users refused in the cold phase): ");
+                r.metric("fill_users", missing.length);
+                r.metric("fill_s", (System.nanoTime() - tf) / 1e9);
+                Window fw = wf.end(fill.ok());
+                // At most fill-inflight checks at a time, none refused: one bcrypt per login, nothing wasted.
+                r.metric("fill_broker_cpu_us_per_login", fill.ok() > 0 ? fw.brokerCpuMs() * 1000.0 / fill.ok() : Double.NaN);
+            }
+        }
+        for (String phase : List.of("anon", "cold", "warm")) {
+            ConnectBatch b = phases.get(phase);
+            r.metric(phase + "_connects_per_s", b.perSecond());
+            r.metric(phase + "_connack_p50_ms", b.connack().percentileMs(50));
+            r.metric(phase + "_connack_p99_ms", b.connack().percentileMs(99));
+            r.metric(phase + "_broker_cpu_us_per_connect", cpuUs.get(phase));
+            r.metric(phase + "_ok", b.ok());
+            r.metric(phase + "_failed", b.failed());
+            if (!b.failures().isEmpty()) {
+                r.extra(phase + "_failures", new LinkedHashMap<String, Object>(b.failures()));
+            }
+        }
+        ConnectBatch anon = phases.get("anon");
+        for (String phase : List.of("cold", "warm")) {
+            ConnectBatch b = phases.get(phase);
+            r.metric(phase + "_over_anon_rate", b.perSecond() / anon.perSecond());
+            r.metric(phase + "_over_anon_p50", b.connack().percentileMs(50) / anon.connack().percentileMs(50));
+            r.metric(phase + "_over_anon_p99", b.connack().percentileMs(99) / anon.connack().percentileMs(99));
+        }
+        return total;
+    }
+
+    /** User u's source address: 127.1.0.1, 127.1.0.2, .. (250 per third octet). */
+    private static String userAddress(int u) {
+        return "127.1." + (u / 250) + "." + (1 + u % 250);
+    }
+
+    /** bench-user-0 .. count-1 in mqtt_users, all with one bcrypt hash of {@code password} computed once. */
+    private void createUsers(String jdbc, int count, byte[] password, int cost) throws Exception {
+        try (Connection db = DriverManager.getConnection(jdbc, opt("jdbc-user", "postgres"), opt("jdbc-password", "postgres"));
+             PreparedStatement st = db.prepareStatement("""
+                     WITH h AS MATERIALIZED (SELECT crypt(?, gen_salt('bf', ?)) AS hash)
+                     INSERT INTO mqtt_users (username, password_hash)
+                     SELECT ? || i, h.hash FROM h, generate_series(0, ? - 1) AS i
+                     ON CONFLICT (username) DO UPDATE SET password_hash = EXCLUDED.password_hash, enabled = true""")) {
+            st.setString(1, new String(password, StandardCharsets.UTF_8));
+            st.setInt(2, cost);
+            st.setString(3, AUTH_USER_PREFIX);
+            st.setInt(4, count);
+            int rows = st.executeUpdate();
+            if (rows != count) {
+                throw new IllegalStateException(rows + " mqtt_users rows written, expected " + count);
+            }
+        }
+    }
+
+    /**
+     * Waits until the broker (with its PostgreSQL) uses less than 10 % of a core over 250 ms, at most 30 s and
+     * never past the deadline; returns the seconds waited. Without a broker pid: 1 s.
+     */
+    private double settle(long deadline) {
+        long t0 = System.nanoTime();
+        if (!proc.enabled()) {
+            sleepUntil(Math.min(deadline(1), deadline));
+            return (System.nanoTime() - t0) / 1e9;
+        }
+        long until = Math.min(deadline(30), deadline);
+        while (before(until)) {
+            double c0 = proc.cpuMs();
+            sleepUntil(deadline(0.25));
+            if (proc.cpuMs() - c0 < 25) {
+                break;
+            }
+        }
+        return (System.nanoTime() - t0) / 1e9;
     }
 
     // ---------------------------------------------------------------- 2. throughput and fixed-rate latency
@@ -1304,6 +1546,7 @@ public final class LoadGen {
         boolean ok = true;
         long t0 = System.nanoTime();
         ok &= smokeCase("connect", Map.of("n", "100"));
+        ok &= smokeCase("connect-auth", Map.of("n", "40", "cold-n", "10", "inflight", "10"));
         ok &= smokeCase("throughput", Map.of("qos", "1", "publishers", "2", "size", "64", "duration", "2", "case", "throughput-qos1-one2one-64B"));
         ok &= smokeCase("throughput", Map.of("qos", "0", "mode", "fanout", "subscribers", "4", "size", "4096", "duration", "2", "case", "throughput-qos0-fanout-4KiB"));
         ok &= smokeCase("latency", Map.of("rate", "500", "publishers", "2", "duration", "2"));
