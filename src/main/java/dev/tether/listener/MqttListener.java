@@ -89,7 +89,10 @@ public class MqttListener {
             pipeline.addBefore("handler", "mqttEncoder", MqttEncoder.INSTANCE);
             pipeline.addBefore("handler", "mqttDecoder",
                     new MqttDecoder(config.maxPacketSize(), config.maxClientIdLength()));
-            pipeline.addBefore("mqttDecoder", "firstPacketGuard", new FirstPacketGuard());
+            PacketFramer framer = new PacketFramer(config.maxPacketSize());
+            pipeline.addBefore("mqttDecoder", "packetFramer", framer);
+            pipeline.addAfter("mqttDecoder", "packetFramerOutlet", framer.outlet());
+            pipeline.addBefore("packetFramer", "firstPacketGuard", new FirstPacketGuard());
             // One write syscall per event-loop turn rather than per packet: a fan-out, or a burst of acks
             // written outside this socket's own read, would otherwise flush every packet on its own.
             pipeline.addFirst("flushConsolidation", new FlushConsolidationHandler(
@@ -119,9 +122,10 @@ public class MqttListener {
      * connection handling as TCP. Runs on the WebSocket's event loop.
      */
     void acceptWebSocket(io.vertx.core.http.ServerWebSocket webSocket) {
+        PacketFramer framer = new PacketFramer(config.maxPacketSize());
         io.netty.channel.embedded.EmbeddedChannel codec = new io.netty.channel.embedded.EmbeddedChannel(
-                new FirstPacketGuard(), new MqttDecoder(config.maxPacketSize(), config.maxClientIdLength()),
-                MqttEncoder.INSTANCE);
+                new FirstPacketGuard(), framer, new MqttDecoder(config.maxPacketSize(), config.maxClientIdLength()),
+                framer.outlet(), MqttEncoder.INSTANCE);
         MqttConnection connection = new MqttConnection(new WebSocketTransport(webSocket, codec, Loopback.is(httpHost)), Vertx.currentContext(),
                 services, wills);
         connections.add(connection);
