@@ -73,6 +73,11 @@ final class PacketFramer extends ChannelInboundHandlerAdapter {
             }
             long before = outlet.emitted;
             ctx.fireChannelRead(held.readRetainedSlice(size));
+            if (outlet.sawFailure) {
+                failed = true; // the decoder refused the packet itself and discards what follows
+                release();
+                return;
+            }
             if (outlet.emitted == before) {
                 fail(new DecoderException("packet fields run past its Remaining Length"));
                 return;
@@ -129,6 +134,7 @@ final class PacketFramer extends ChannelInboundHandlerAdapter {
     /** Counts the decoder's output on its way to the connection. */
     private static final class Outlet extends ChannelInboundHandlerAdapter {
         private long emitted;
+        private boolean sawFailure;
         private ChannelHandlerContext ctx;
 
         @Override
@@ -138,8 +144,9 @@ final class PacketFramer extends ChannelInboundHandlerAdapter {
 
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
-            if (msg instanceof MqttMessage) {
+            if (msg instanceof MqttMessage m) {
                 emitted++;
+                sawFailure |= m.decoderResult().isFailure();
             }
             ctx.fireChannelRead(msg);
         }

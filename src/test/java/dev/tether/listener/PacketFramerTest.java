@@ -43,6 +43,15 @@ class PacketFramerTest {
     }
 
     @Test
+    void read_whenDecoderRefusesPacket_thenOneFailureAndNothingAfter() {
+        // Found by PacketDecodingFuzzTest: PUBREL with flags 1010, then a packet of type 0.
+        PacketPipeline.feed(List.of(CONNECT, new byte[] {0x6A, 0, 0, 0}), out -> {
+            assertThat(out.packets()).hasSize(2);
+            assertThat(out.packets().get(1).decoderResult().isFailure()).isTrue();
+        });
+    }
+
+    @Test
     void read_whenPacketsSplitAnywhere_thenEachDecodedOnce() {
         byte[] publish = MqttPackets.publish(5, "a/b", 1, 7, new byte[] {1, 2, 3});
         byte[] all = MqttPackets.concat(CONNECT, publish, MqttPackets.pingreq(), publish);
