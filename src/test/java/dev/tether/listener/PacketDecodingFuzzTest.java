@@ -29,7 +29,6 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.List;
-import org.junit.jupiter.api.Timeout;
 
 /**
  * Hostile bytes through the broker's inbound pipeline ({@link FirstPacketGuard} then Netty's MQTT decoder, as
@@ -59,7 +58,6 @@ class PacketDecodingFuzzTest {
      * packet comes out unless a failure came first (no stall).
      */
     @FuzzTest
-    @Timeout(10)
     void fixedHeaderAndRemainingLength(byte[] data) {
         if (data.length == 0) {
             return;
@@ -144,7 +142,6 @@ class PacketDecodingFuzzTest {
      * the broker's reading of it (ConnectHandshake's property look-ups, the will's properties) never throws.
      */
     @FuzzTest
-    @Timeout(10)
     void connect(FuzzedDataProvider d) {
         int level = d.pickValue(new int[] {3, 4, 5, 5, 5, d.consumeInt(0, 255)});
         String name = d.consumeBoolean() ? (level == 3 ? "MQIsdp" : "MQTT") : d.consumeString(8);
@@ -233,7 +230,6 @@ class PacketDecodingFuzzTest {
      * and its conversion to a stored message never throw and keep payload, QoS, retain and user properties.
      */
     @FuzzTest
-    @Timeout(10)
     void publishWithProperties(FuzzedDataProvider d) {
         int level = d.consumeBoolean() ? LEVEL_5 : LEVEL_3_1_1;
         int qos = d.consumeInt(0, 3);
@@ -288,7 +284,6 @@ class PacketDecodingFuzzTest {
      * makes a {@link Subscription} without an exception, as SubscribeHandler builds it.
      */
     @FuzzTest
-    @Timeout(10)
     void subscribeAndUnsubscribe(FuzzedDataProvider d) {
         int level = d.consumeBoolean() ? LEVEL_5 : LEVEL_3_1_1;
         boolean subscribe = d.consumeBoolean();

@@ -11,7 +11,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
-import org.junit.jupiter.api.Timeout;
 
 /**
  * Topic names and filters from hostile input: validation never throws, a filter it accepts makes a
@@ -25,7 +24,6 @@ class TopicMatchingFuzzTest {
     private static final String[] LEVELS = {"a", "b", "", "+", "#", "$SYS", "$share", "x y", "\u00e9", "%u"};
 
     @FuzzTest
-    @Timeout(10)
     void validationAndMatching(FuzzedDataProvider d) {
         String filter = d.consumeBoolean() ? compose(d, 5) : d.consumeString(40);
         String topic = d.consumeBoolean() ? compose(d, 5) : d.consumeString(40);
@@ -52,7 +50,6 @@ class TopicMatchingFuzzTest {
      * No Local for the publisher; {@code matchShared} gives each matching group with all its members.
      */
     @FuzzTest
-    @Timeout(10)
     void subscriptionIndex(FuzzedDataProvider d) {
         SubscriptionIndex index = new SubscriptionIndex();
         Map<String, Map<String, Subscription>> model = new HashMap<>();

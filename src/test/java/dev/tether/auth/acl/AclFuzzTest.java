@@ -8,7 +8,6 @@ import com.code_intelligence.jazzer.junit.FuzzTest;
 import dev.tether.routing.TopicNames;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.Timeout;
 
 /**
  * The access rules against hostile identities, filters and topics: {@code %u}/{@code %c} stand for the identity as
@@ -29,7 +28,6 @@ class AclFuzzTest {
      * under {@code devices/<username>}.
      */
     @FuzzTest
-    @Timeout(10)
     void substitutionNeverWidens(FuzzedDataProvider d) {
         String username = d.consumeBoolean() ? d.pickValue(IDENTITIES) : d.consumeString(8);
         String clientId = d.consumeBoolean() ? d.pickValue(IDENTITIES) : d.consumeString(8);
@@ -82,7 +80,6 @@ class AclFuzzTest {
      * two filters do not overlap, no such topic matches both.
      */
     @FuzzTest
-    @Timeout(10)
     void filterRelations(FuzzedDataProvider d) {
         String rule = compose(d);
         String requested = compose(d);
