@@ -17,6 +17,9 @@ import java.util.BitSet;
  * (§2.2.2.2); the channel is marked so that the CONNECT is refused with 0x82. Netty's
  * {@code MqttProperties} keeps only the last of a duplicated property, so the decoded packet can
  * no longer tell.</li>
+ * <li>A CONNECT Property Identifier of more than one byte closes the connection: no identifier needs two, so it is
+ * not minimally encoded [MQTT-1.5.5-1], and Netty's decoder would read it as the one-byte identifier, hiding a
+ * duplicate from the check above (found by PacketDecodingFuzzTest).</li>
  * </ul>
  * The bytes pass on unchanged; the handler then removes itself.
  */
@@ -49,6 +52,12 @@ final class FirstPacketGuard extends ChannelInboundHandlerAdapter {
         if (verdict == NEED_MORE && held.readableBytes() < MAX_HELD) {
             return;
         }
+        if (verdict == MALFORMED) {
+            held.release();
+            held = null;
+            ctx.close();
+            return;
+        }
         if (verdict == DUPLICATE) {
             ctx.channel().attr(DUPLICATE_PROPERTY).set(Boolean.TRUE);
         }
@@ -69,6 +78,7 @@ final class FirstPacketGuard extends ChannelInboundHandlerAdapter {
     static final int NEED_MORE = 0;
     static final int CLEAN = 1;
     static final int DUPLICATE = 2;
+    static final int MALFORMED = 3;
 
     /** Inspects a buffer starting at a packet boundary without consuming it. */
     static int inspect(ByteBuf b) {
@@ -107,18 +117,22 @@ final class FirstPacketGuard extends ChannelInboundHandlerAdapter {
             if (propertiesLength < 0) {
                 return CLEAN;
             }
-            return hasDuplicate(b, pos[0], Math.min(packetEnd, pos[0] + propertiesLength)) ? DUPLICATE : CLEAN;
+            return propertiesVerdict(b, pos[0], Math.min(packetEnd, pos[0] + propertiesLength));
         } catch (IndexOutOfBoundsException e) {
             return CLEAN; // malformed: Netty's decoder will say so
         }
     }
 
-    private static boolean hasDuplicate(ByteBuf b, int p, int end) {
+    /** DUPLICATE, MALFORMED (a multi-byte Property Identifier) or CLEAN, whichever the properties show first. */
+    private static int propertiesVerdict(ByteBuf b, int p, int end) {
         BitSet seen = new BitSet(256);
         while (p < end) {
             int id = b.getUnsignedByte(p++);
+            if (id >= 0x80) {
+                return MALFORMED;
+            }
             if (id != USER_PROPERTY && seen.get(id)) {
-                return true;
+                return DUPLICATE;
             }
             seen.set(id);
             switch (id) {
@@ -128,7 +142,7 @@ final class FirstPacketGuard extends ChannelInboundHandlerAdapter {
                 case 0x0B -> {
                     int[] q = {p};
                     if (varInt(b, q, end) < 0) {
-                        return false;
+                        return CLEAN;
                     }
                     p = q[0];
                 }
@@ -138,11 +152,11 @@ final class FirstPacketGuard extends ChannelInboundHandlerAdapter {
                     p += 2 + b.getUnsignedShort(p);
                 }
                 default -> {
-                    return false; // unknown property: the decoder reports the malformed packet
+                    return CLEAN; // unknown property: the decoder reports the malformed packet
                 }
             }
         }
-        return false;
+        return CLEAN;
     }
 
     /** Reads a Variable Byte Integer at pos[0]; -1 when more bytes are needed, -2 when malformed. */

@@ -141,7 +141,11 @@ public class MqttListener {
         pipeline.addBefore("handler", "mqttEncoder", MqttEncoder.INSTANCE);
         pipeline.addBefore("handler", "mqttDecoder",
                 new MqttDecoder(config.maxPacketSize(), config.maxClientIdLength()));
-        pipeline.addBefore("mqttDecoder", "firstPacketGuard", new FirstPacketGuard());
+        // One whole packet at a time into the decoder, which would otherwise read a field past its packet's end.
+        PacketFramer framer = new PacketFramer(config.maxPacketSize());
+        pipeline.addBefore("mqttDecoder", "packetFramer", framer);
+        pipeline.addAfter("mqttDecoder", "packetFramerOutlet", framer.outlet());
+        pipeline.addBefore("packetFramer", "firstPacketGuard", new FirstPacketGuard());
         // Packets decoded after the connection paused (the rest of the bytes of that read) wait here until it
         // resumes: Vert.x's pause() does not hold messages given to a messageHandler (TcpTransport#pause).
         pipeline.addBefore("handler", "flowControl", new FlowControlHandler());
@@ -184,9 +188,10 @@ public class MqttListener {
             webSocket.close(); // over its address's connection rate
             return;
         }
+        PacketFramer framer = new PacketFramer(config.maxPacketSize());
         io.netty.channel.embedded.EmbeddedChannel codec = new io.netty.channel.embedded.EmbeddedChannel(
-                new FirstPacketGuard(), new MqttDecoder(config.maxPacketSize(), config.maxClientIdLength()),
-                MqttEncoder.INSTANCE);
+                new FirstPacketGuard(), framer, new MqttDecoder(config.maxPacketSize(), config.maxClientIdLength()),
+                framer.outlet(), MqttEncoder.INSTANCE);
         WebSocketTransport transport = new WebSocketTransport(webSocket, clientAddress, codec, Loopback.is(httpHost));
         MqttConnection connection = new MqttConnection(transport, Vertx.currentContext(), services, wills);
         transport.onResume(() -> deliverDecoded(transport, codec, connection));

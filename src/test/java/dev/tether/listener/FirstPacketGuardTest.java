@@ -31,6 +31,18 @@ class FirstPacketGuardTest {
     }
 
     @Test
+    void channelRead_whenPropertyIdentifierTakesTwoBytes_thenClosed() {
+        // Found by PacketDecodingFuzzTest: 0x91 0x00 is Session Expiry Interval (0x11) not minimally encoded; Netty reads
+        // it as 0x11 and keeps the second value, so the duplicate went unseen.
+        byte[] connect = MqttPackets.connect(5, "twobyte").sessionExpiry(10L)
+                .extraProperties(MqttPackets.concat(new byte[] {(byte) 0x91, 0x00}, MqttPackets.uint32(20))).build();
+        EmbeddedChannel channel = new EmbeddedChannel(new FirstPacketGuard());
+        channel.writeInbound(Unpooled.wrappedBuffer(connect));
+        assertThat((Object) channel.readInbound()).isNull();
+        assertThat(channel.isOpen()).isFalse();
+    }
+
+    @Test
     void inspect_whenPacketIncomplete_thenNeedMore() {
         byte[] connect = connectWithDuplicateExpiry();
         assertThat(FirstPacketGuard.inspect(Unpooled.wrappedBuffer(connect, 0, connect.length - 1)))

@@ -64,6 +64,27 @@ public final class AclRules {
         return usesSubstitution;
     }
 
+    /**
+     * The filter with each {@code %u} and {@code %c} replaced in one pass, the identities as literal text: a username
+     * {@code "%c"} stays {@code "%c"} and does not turn into the Client Identifier (found by AclFuzzTest).
+     */
+    static String substitute(String filter, String username, String clientId) {
+        StringBuilder b = new StringBuilder(filter.length() + 16);
+        int i = 0;
+        while (i < filter.length()) {
+            if (filter.startsWith("%u", i) && username != null) {
+                b.append(username);
+                i += 2;
+            } else if (filter.startsWith("%c", i) && clientId != null) {
+                b.append(clientId);
+                i += 2;
+            } else {
+                b.append(filter.charAt(i++));
+            }
+        }
+        return b.toString();
+    }
+
     /** Whether a username or Client Identifier would widen a filter it is substituted into. Null is safe (anonymous). */
     public static boolean isUnsafeIdentity(String identity) {
         return identity != null && (identity.indexOf('+') >= 0 || identity.indexOf('#') >= 0);
@@ -126,7 +147,7 @@ public final class AclRules {
                     }
                     return false;
                 }
-                filter = filter.replace("%u", needsUser ? username : "").replace("%c", needsClient ? clientId : "");
+                filter = substitute(filter, username, clientId);
             }
             String[] ruleLevels = filter.split("/", -1);
             boolean matches = action == AclAction.PUBLISH ? Filters.matches(ruleLevels, wanted)

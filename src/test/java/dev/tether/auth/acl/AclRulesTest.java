@@ -27,6 +27,15 @@ class AclRulesTest {
     private static final AclRules OWN_DEVICES = rules(allow(null, AclAction.ALL, "devices/%u/#", 0));
 
     @Test
+    void mayPublish_whenUsernameIsPercentC_thenItStaysLiteralText() {
+        // Found by AclFuzzTest: %u was replaced first, then %c inside the username too.
+        AclRules own = rules(allow(null, AclAction.ALL, "t/%u/%c", 0));
+        assertThat(own.mayPublish("%c", "bob", "t/bob/bob")).as("bob's topic").isFalse();
+        assertThat(own.mayPublish("%c", "bob", "t/%c/bob")).isTrue();
+        assertThat(OWN_DEVICES.mayPublish("%c", "+", "devices//x")).as("the empty username's topic").isFalse();
+    }
+
+    @Test
     void decide_whenNoRule_thenEverythingAllowed() {
         assertThat(AclRules.EMPTY.mayPublish(null, "c", "any/topic")).isTrue();
         assertThat(AclRules.EMPTY.maySubscribe(null, "c", "#")).isTrue();
