@@ -62,9 +62,11 @@ class PropertyBlockRepairTest {
 
     @Test
     void publish_whenShortPropertiesBetweenUserProperties_thenUserPropertiesKeepTheirOrder() {
-        byte[] block = concat(userProperty("first", "1".repeat(70)), PAYLOAD_FORMAT_UTF8,
+        // The Payload Format Indicator moves to the front of the block, ahead of the user properties.
+        byte[] block = concat(userProperty("first", "1".repeat(70)),
+                MqttPackets.propertyFourByteInteger(MqttPackets.MESSAGE_EXPIRY_INTERVAL, 60),
                 userProperty("second", "2".repeat(70)), MqttPackets.propertyTwoByteInteger(MqttPackets.TOPIC_ALIAS, 3),
-                MqttPackets.propertyFourByteInteger(MqttPackets.MESSAGE_EXPIRY_INTERVAL, 60));
+                PAYLOAD_FORMAT_UTF8);
         byte[] publish = MqttPackets.publish(5, "t/a", 0, false, false, 0, "AB".getBytes(), block);
         second(publish, m -> {
             MqttPublishMessage p = (MqttPublishMessage) m;
