@@ -21,13 +21,16 @@ import io.netty.handler.codec.mqtt.MqttMessageFactory;
  * <p>Goes before the decoder; its {@link #outlet()} goes right after it. A fixed header is judged here: a Remaining
  * Length of five bytes is malformed [MQTT-1.5.5], one over the packet size limit is a {@link TooLongFrameException}
  * (the decoder would check the limit only after reading the variable header, which can ask for more than the packet).
- * Owned by the channel's event loop.
+ * Properties blocks of MQTT 5 packets are rearranged so that the decoder reads them right
+ * ({@link PropertyBlockRepair}). Owned by the channel's event loop.
  */
 final class PacketFramer extends ChannelInboundHandlerAdapter {
 
     private final int maxPacketSize;
     private final Outlet outlet = new Outlet();
     private CompositeByteBuf held;
+    /** The connection's CONNECT was MQTT 5: its packets' properties go through {@link PropertyBlockRepair}. */
+    private boolean mqtt5;
     /** A packet was reported malformed here: every later byte is dropped. */
     private boolean failed;
 
@@ -71,8 +74,20 @@ final class PacketFramer extends ChannelInboundHandlerAdapter {
             if (held.readableBytes() < size) {
                 break;
             }
+            ByteBuf packet = held.readRetainedSlice(size);
+            if (PropertyBlockRepair.isMqtt5Connect(packet)) {
+                mqtt5 = true;
+            }
+            ByteBuf readable = PropertyBlockRepair.repaired(packet, mqtt5);
+            if (readable != packet) {
+                packet.release();
+                if (readable == null) {
+                    fail(new DecoderException("Properties made of short properties only"));
+                    return;
+                }
+            }
             long before = outlet.emitted;
-            ctx.fireChannelRead(held.readRetainedSlice(size));
+            ctx.fireChannelRead(readable);
             if (outlet.sawFailure) {
                 failed = true; // the decoder refused the packet itself and discards what follows
                 release();

@@ -14,7 +14,9 @@ import com.hivemq.client.mqtt.mqtt5.datatypes.Mqtt5UserProperty;
 import com.hivemq.client.mqtt.mqtt5.message.publish.Mqtt5PayloadFormatIndicator;
 import com.hivemq.client.mqtt.mqtt5.message.publish.Mqtt5Publish;
 import dev.tether.listener.MqttListener;
+import dev.tether.testing.MqttPackets;
 import dev.tether.testing.PostgresResource;
+import dev.tether.testing.RawMqttClient;
 import dev.tether.testing.Sql;
 import dev.tether.testing.TestClients;
 import io.quarkus.test.common.WithTestResource;
@@ -105,6 +107,36 @@ class PropertyPassthroughTest {
 
     private static String pair(Mqtt5UserProperty u) {
         return u.getName() + "=" + u.getValue();
+    }
+
+    @Test
+    void publish_whenPropertiesOf128BytesOrMoreEndInShortOne_thenPayloadAndPropertiesArriveUnchanged() throws Exception {
+        // [MQTT-3.3.2-4] [MQTT-3.3.2-17] [MQTT-3.3.2-18]: a Property Length of two bytes; Netty 4.1.137 alone reads the
+        // last property (Payload Format Indicator 01 01) as the start of the payload (see PropertyBlockRepair)
+        String topic = "pp/long/" + TestClients.uniqueId("t");
+        String big = "v".repeat(120);
+        byte[] properties = MqttPackets.concat(MqttPackets.userProperty("trace", "abc"),
+                MqttPackets.userProperty("big", big), new byte[]{MqttPackets.PAYLOAD_FORMAT_INDICATOR, 1});
+        assertThat(properties.length).isGreaterThanOrEqualTo(130);
+        Mqtt5BlockingClient sub = TestClients.mqtt5(listener.port(), TestClients.uniqueId("pp-long"));
+        try (Mqtt5BlockingClient.Mqtt5Publishes in = sub.publishes(MqttGlobalPublishFilter.ALL);
+             RawMqttClient pub = RawMqttClient.connect("127.0.0.1", listener.port())) {
+            sub.connect();
+            sub.subscribeWith().topicFilter(topic).qos(MqttQos.AT_LEAST_ONCE).send();
+            pub.send(MqttPackets.connect(MqttPackets.MQTT_5, TestClients.uniqueId("pp-raw")).build());
+            assertThat(pub.receive(Duration.ofSeconds(5)).connackReasonCode()).isZero();
+            pub.send(MqttPackets.publish(MqttPackets.MQTT_5, topic, 0, false, false, 0, "AB".getBytes(StandardCharsets.UTF_8),
+                    properties));
+
+            Optional<Mqtt5Publish> received = in.receive(ARRIVES_MS, MILLISECONDS);
+            assertThat(received).isPresent();
+            assertThat(new String(received.get().getPayloadAsBytes(), StandardCharsets.UTF_8)).isEqualTo("AB");
+            assertThat(received.get().getPayloadFormatIndicator()).contains(Mqtt5PayloadFormatIndicator.UTF_8);
+            assertThat(received.get().getUserProperties().asList().stream().map(PropertyPassthroughTest::pair))
+                    .containsExactly("trace=abc", "big=" + big);
+        } finally {
+            sub.disconnect();
+        }
     }
 
     @Test
