@@ -106,10 +106,7 @@ final class InboundPublishes {
         }
         if (qos == 2 && isInboundQos2(packetId)) {
             // Duplicate of a QoS 2 message already received: acknowledge again, deliver once.
-            PendingAck ack = new PendingAck(MqttMessageType.PUBREC, packetId);
-            ack.reasonCode = 0;
-            pendingAcks.add(ack);
-            flushAcks();
+            acknowledgeAtOnce(2, packetId, 0);
             return;
         }
         Optional<Limit> broken = services.limits().topics().brokenBy(topic);
@@ -121,10 +118,7 @@ final class InboundPublishes {
             if (qos == 0 || !mqtt5) {
                 connection.disconnect(DisconnectReasonCode.TOPIC_NAME_INVALID);
             } else {
-                PendingAck ack = new PendingAck(qos == 1 ? MqttMessageType.PUBACK : MqttMessageType.PUBREC, packetId);
-                ack.reasonCode = DisconnectReasonCode.TOPIC_NAME_INVALID.code();
-                pendingAcks.add(ack);
-                flushAcks();
+                acknowledgeAtOnce(qos, packetId, DisconnectReasonCode.TOPIC_NAME_INVALID.code());
             }
             return;
         }
@@ -133,10 +127,7 @@ final class InboundPublishes {
             if (qos == 0) {
                 connection.disconnect(DisconnectReasonCode.PAYLOAD_FORMAT_INVALID);
             } else {
-                PendingAck ack = new PendingAck(qos == 1 ? MqttMessageType.PUBACK : MqttMessageType.PUBREC, packetId);
-                ack.reasonCode = DisconnectReasonCode.PAYLOAD_FORMAT_INVALID.code();
-                pendingAcks.add(ack);
-                flushAcks();
+                acknowledgeAtOnce(qos, packetId, DisconnectReasonCode.PAYLOAD_FORMAT_INVALID.code());
             }
             return;
         }
@@ -146,10 +137,7 @@ final class InboundPublishes {
             LOG.debugf("publish of %s to %s denied by the access rules", clientId, topic);
             if (qos > 0) {
                 // 5.0: 0x87 Not authorized. 3.1.1 has no negative acknowledgement: acknowledged and dropped.
-                PendingAck ack = new PendingAck(qos == 1 ? MqttMessageType.PUBACK : MqttMessageType.PUBREC, packetId);
-                ack.reasonCode = mqtt5 ? 0x87 : 0x00;
-                pendingAcks.add(ack);
-                flushAcks();
+                acknowledgeAtOnce(qos, packetId, mqtt5 ? 0x87 : 0x00);
             }
             return;
         }
@@ -249,6 +237,14 @@ final class InboundPublishes {
                 connection.transport().close();
             }
         });
+    }
+
+    /** PUBACK (QoS 1) or PUBREC (QoS 2) with {@code reasonCode} for a message decided on arrival, nothing stored. */
+    private void acknowledgeAtOnce(int qos, int packetId, int reasonCode) {
+        PendingAck ack = new PendingAck(qos == 1 ? MqttMessageType.PUBACK : MqttMessageType.PUBREC, packetId);
+        ack.reasonCode = reasonCode;
+        pendingAcks.add(ack);
+        flushAcks();
     }
 
     private void flushAcks() {
