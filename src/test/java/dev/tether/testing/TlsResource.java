@@ -14,7 +14,9 @@ import java.util.Map;
  */
 public class TlsResource implements QuarkusTestResourceLifecycleManager {
 
-    public static final Path DIR = Path.of("target", "test-tls").toAbsolutePath();
+    /** Per test JVM: surefire may run several side by side. */
+    public static final Path DIR = Path.of("target", "test-tls", String.valueOf(ProcessHandle.current().pid()))
+            .toAbsolutePath();
     /** CN of the {@code disabled} certificate; the tests give it a disabled {@code mqtt_users} row. */
     public static final String DISABLED_USER = "tls-disabled";
 
