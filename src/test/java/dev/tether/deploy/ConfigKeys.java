@@ -38,7 +38,7 @@ final class ConfigKeys {
 
     /** The Quarkus config roots a Tether deployment may set. */
     static final List<String> QUARKUS_ROOTS = List.of(
-            "quarkus.datasource.", "quarkus.http.", "quarkus.tls.", "quarkus.log.", "quarkus.flyway.");
+            "quarkus.datasource.", "quarkus.http.", "quarkus.tls.", "quarkus.log.");
 
     private static final Pattern CONFIG_PROPERTY = Pattern.compile("@ConfigProperty\\(name\\s*=\\s*\"([^\"]+)\"");
     private static final Pattern EXPRESSION = Pattern.compile("\\$\\{(tether\\.[a-z0-9.-]+)[:}]");
