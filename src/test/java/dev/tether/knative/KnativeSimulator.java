@@ -74,9 +74,11 @@ public final class KnativeSimulator implements AutoCloseable, BeforeAllCallback,
     /**
      * Replicas here are stopped with SIGTERM (which ends their lease at once), never killed: a lease longer than
      * {@link ReplicaSet#INSTANCE_TIMEOUT} keeps a replica starved of CPU on a busy machine from stopping itself.
-     * A broker setting given to {@link #of} overrides it.
+     * A broker setting given to {@link #of} overrides it and {@link #ACK_TIMEOUT}.
      */
     private static final String LEASE = "tether.store.instance-timeout=10s";
+    /** Likewise, a starting replica slow to acknowledge a subscription is not fenced within a second. */
+    private static final String ACK_TIMEOUT = "tether.cluster.ack-timeout=5s";
 
     private final String name;
     private final KnativeSettings settings;
@@ -114,7 +116,7 @@ public final class KnativeSimulator implements AutoCloseable, BeforeAllCallback,
     private KnativeSimulator(String name, KnativeSettings settings, String... brokerSettings) {
         this.name = name;
         this.settings = settings;
-        List<String> all = new ArrayList<>(List.of(LEASE));
+        List<String> all = new ArrayList<>(List.of(LEASE, ACK_TIMEOUT));
         all.addAll(List.of(brokerSettings));
         this.replicas = ReplicaSet.of(name, settings.maxReplicas(), all.toArray(String[]::new));
         for (int i = 1; i <= settings.maxReplicas(); i++) {
@@ -174,6 +176,7 @@ public final class KnativeSimulator implements AutoCloseable, BeforeAllCallback,
             throw new IllegalArgumentException("scale " + n + " outside 0.." + settings.maxReplicas());
         }
         synchronized (scaleLock) {
+            running.removeIf(slot -> !replicas.isRunning(slot)); // exited by itself: replaced like a crashed pod
             synchronized (lock) {
                 desired = n;
                 if (n > 0) {
@@ -279,8 +282,15 @@ public final class KnativeSimulator implements AutoCloseable, BeforeAllCallback,
         left.forEach(ProxiedConnection::cut);
     }
 
-    /** Every {@link #IDLE_CHECK_EVERY}: scale to zero once idle for {@link KnativeSettings#scaleToZeroAfter}. */
+    /**
+     * Every {@link #IDLE_CHECK_EVERY}: drop replicas that exited from rotation; scale to zero once idle for
+     * {@link KnativeSettings#scaleToZeroAfter}.
+     */
     private void checkIdle() {
+        synchronized (lock) {
+            // The queue-proxy's probe fails for a replica that exited by itself: out of rotation.
+            rotation.removeIf(slot -> !replicas.isRunning(slot));
+        }
         if (settings.scaleToZeroAfter().isEmpty() || closed) {
             return;
         }

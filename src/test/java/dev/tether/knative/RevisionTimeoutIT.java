@@ -19,6 +19,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.BooleanSupplier;
@@ -40,7 +41,7 @@ class RevisionTimeoutIT {
     private static final int RECEIVE_MAXIMUM = 10;
     private static final int MIN_MESSAGES = 300;
     private static final int MAX_MESSAGES = 600;
-    private static final Duration PUBLISH_EVERY = Duration.ofMillis(25);
+    private static final Duration PUBLISH_EVERY = Duration.ofMillis(20);
     private static final Duration LOAD_LIMIT = Duration.ofSeconds(30);
 
     @RegisterExtension
@@ -75,20 +76,24 @@ class RevisionTimeoutIT {
             publisher.connectWith().cleanStart(true).send();
             BooleanSupplier everyClientCutEnough = () -> hive.connections() > CUTS_PER_CLIENT
                     && js.events("connect").size() > CUTS_PER_CLIENT;
-            Set<Integer> acknowledged = new TreeSet<>();
+            Set<Integer> acknowledged = Collections.synchronizedSet(new TreeSet<>());
+            List<CompletableFuture<?>> pubacks = new ArrayList<>();
             long loadUntil = System.nanoTime() + LOAD_LIMIT.toNanos();
             int sent = 0;
             while (sent < MAX_MESSAGES && System.nanoTime() < loadUntil
                     && (sent < MIN_MESSAGES || !everyClientCutEnough.getAsBoolean())) {
                 int seq = sent++;
-                Mqtt5Qos1Result result = (Mqtt5Qos1Result) publisher.publishWith().topic(topic)
-                        .qos(MqttQos.AT_LEAST_ONCE).payload(Integer.toString(seq).getBytes(StandardCharsets.UTF_8))
-                        .send();
-                if (result.getError().isEmpty() && !result.getPubAck().getReasonCode().isError()) {
-                    acknowledged.add(seq);
-                }
+                pubacks.add(publisher.toAsync().publishWith().topic(topic).qos(MqttQos.AT_LEAST_ONCE)
+                        .payload(Integer.toString(seq).getBytes(StandardCharsets.UTF_8)).send()
+                        .thenAccept(result -> {
+                            if (result.getError().isEmpty()
+                                    && !((Mqtt5Qos1Result) result).getPubAck().getReasonCode().isError()) {
+                                acknowledged.add(seq);
+                            }
+                        }));
                 LockSupport.parkNanos(PUBLISH_EVERY.toNanos()); // the load's pace, bounded by count and time
             }
+            CompletableFuture.allOf(pubacks.toArray(CompletableFuture[]::new)).get(20, TimeUnit.SECONDS);
             publisher.disconnect();
 
             await().atMost(Duration.ofSeconds(20)).until(() -> seqs(payloadsOf(hive.inbox())).containsAll(acknowledged)

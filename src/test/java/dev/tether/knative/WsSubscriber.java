@@ -7,6 +7,7 @@ import com.hivemq.client.mqtt.mqtt5.Mqtt5AsyncClient;
 import com.hivemq.client.mqtt.mqtt5.Mqtt5ClientBuilder;
 import com.hivemq.client.mqtt.mqtt5.lifecycle.Mqtt5ClientConnectedContext;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -25,6 +26,8 @@ final class WsSubscriber {
     record Received(String topic, String payload, int connection) {
     }
 
+    static final Duration HANDSHAKE_TIMEOUT = Duration.ofSeconds(90);
+
     final String clientId;
     private final Mqtt5AsyncClient client;
     private final AtomicInteger connections = new AtomicInteger();
@@ -36,7 +39,9 @@ final class WsSubscriber {
         this.clientId = clientId;
         Mqtt5ClientBuilder builder = MqttClient.builder().useMqttVersion5().identifier(clientId)
                 .serverHost("127.0.0.1").serverPort(knative.port())
-                .webSocketConfig().serverPath("mqtt").subprotocol("mqtt").applyWebSocketConfig()
+                .webSocketConfig().serverPath("mqtt").subprotocol("mqtt")
+                // the activator may hold the upgrade while a replica starts
+                .handshakeTimeout(HANDSHAKE_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS).applyWebSocketConfig()
                 .automaticReconnect().initialDelay(100, TimeUnit.MILLISECONDS).maxDelay(1, TimeUnit.SECONDS)
                 .applyAutomaticReconnect()
                 .addConnectedListener(ctx -> {
