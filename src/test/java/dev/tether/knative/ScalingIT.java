@@ -14,6 +14,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
@@ -36,13 +37,15 @@ class ScalingIT {
     private static final long SESSION_EXPIRY = 300;
     private static final long SHORT_SESSION_EXPIRY = 4;
     private static final int SUBSCRIBERS = 3;
+    /** The receive window of the subscribers: at most this many unacknowledged messages are resent per reconnection. */
+    private static final int RECEIVE_MAXIMUM = 10;
     private static final int MAX_MESSAGES = 400;
     private static final int QUEUED_MESSAGES = 20;
     private static final Duration PUBLISH_EVERY = Duration.ofMillis(20);
 
     @RegisterExtension
     static final KnativeSimulator knative = KnativeSimulator.of("scaling-it", KnativeSettings.defaults()
-            .withReplicas(1, 3).withRevisionTimeout(REVISION_TIMEOUT).withDrainTimeout(Duration.ofSeconds(30))
+            .withReplicas(0, 3).withRevisionTimeout(REVISION_TIMEOUT).withDrainTimeout(Duration.ofSeconds(30))
             .withScaleToZeroAfter(IDLE_TO_ZERO));
 
     @Test
@@ -56,12 +59,13 @@ class ScalingIT {
         List<WsSubscriber> subscribers = new ArrayList<>();
         for (int i = 1; i <= SUBSCRIBERS; i++) {
             WsSubscriber s = new WsSubscriber(knative, run + "-sub" + i, UnaryOperator.identity());
-            s.client().connectWith().cleanStart(false).sessionExpiryInterval(SESSION_EXPIRY).send()
-                    .get(60, TimeUnit.SECONDS); // the first may cold-start a replica if the revision was idle
+            s.client().connectWith().cleanStart(false).sessionExpiryInterval(SESSION_EXPIRY)
+                    .restrictions().receiveMaximum(RECEIVE_MAXIMUM).applyRestrictions().send()
+                    .get(90, TimeUnit.SECONDS); // the revision starts at zero: the first is held while R1 starts
             s.subscribe(topic);
             subscribers.add(s);
         }
-        knative.scaleTo(1);
+        assertThat(knative.inRotation()).as("replicas after the first connection cold-started one").containsExactly(1);
         // The publisher talks MQTT over TCP straight to R1, the replica that is never removed.
         Mqtt5AsyncClient publisher = MqttClient.builder().useMqttVersion5().identifier(run + "-pub")
                 .serverHost("127.0.0.1").serverPort(knative.replicas().mqttPort(1)).buildAsync();
@@ -111,6 +115,13 @@ class ScalingIT {
                     .startsWith(false).containsOnlyOnce(false);
             assertThat(s.connections()).as("connections of %s (cut and moved while scaling)", s.clientId)
                     .isGreaterThan(1);
+            // A second copy may only be a resend on a later connection, at most a receive window per reconnection.
+            Map<String, List<Integer>> copies = s.inbox().stream().collect(Collectors.groupingBy(
+                    WsSubscriber.Received::payload, Collectors.mapping(WsSubscriber.Received::connection, Collectors.toList())));
+            assertThat(copies).as("connections each message reached %s on", s.clientId)
+                    .allSatisfy((seq, on) -> assertThat(on).as("connections of message %s", seq).doesNotHaveDuplicates());
+            assertThat(s.inbox().size() - copies.size()).as("second copies at %s", s.clientId)
+                    .isLessThanOrEqualTo((s.connections() - 1) * RECEIVE_MAXIMUM);
         }
 
         // Everybody leaves; messages are queued for the durable sessions; a short session ends while at zero. The
