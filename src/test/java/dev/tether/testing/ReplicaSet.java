@@ -108,6 +108,15 @@ public final class ReplicaSet implements AutoCloseable, BeforeAllCallback, After
         awaitReady(i);
     }
 
+    /**
+     * Starts the PostgreSQL if needed and launches replica {@code i} without waiting for it to be ready (for a
+     * caller that probes readiness itself, such as a simulated orchestrator).
+     */
+    public void launchWithoutWaiting(int i) throws IOException {
+        startDatabase();
+        launch(i);
+    }
+
     /** SIGTERM to replica {@code i}; returns once it exited (SIGKILL after {@link #EXIT_WAIT}). */
     public void stop(int i) throws InterruptedException {
         Process p = replica(i).process;
