@@ -9,6 +9,7 @@ import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import java.time.Duration;
 import java.util.Iterator;
+import java.util.List;
 import java.util.Optional;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.flywaydb.core.Flyway;
@@ -35,9 +36,8 @@ import org.postgresql.ds.PGSimpleDataSource;
 public class SchemaMigration {
 
     private static final Logger LOG = Logger.getLogger(SchemaMigration.class);
-    static final String LOCATION = "classpath:db/migration";
-    /** The version of the newest file in {@code db/migrations} ({@code SchemaMigrationTest} checks it). */
-    static final String LATEST_VERSION = "9";
+    /** The version of the newest file in {@code db/migrations}. */
+    static final String LATEST_VERSION = ShippedMigrations.latestVersion();
     private static final Duration CHECK_TIMEOUT = Duration.ofSeconds(30);
 
     private final Pool pool;
@@ -69,9 +69,11 @@ public class SchemaMigration {
         dataSource.setURL(jdbcUrl);
         username.ifPresent(dataSource::setUser);
         password.ifPresent(dataSource::setPassword);
-        MigrateResult result = Flyway.configure(SchemaMigration.class.getClassLoader())
+        ClassLoader loader = SchemaMigration.class.getClassLoader();
+        MigrateResult result = Flyway.configure(loader)
                 .dataSource(dataSource)
-                .locations(LOCATION)
+                .resourceProvider(new ShippedMigrations(loader))
+                .javaMigrationClassProvider(List::of)
                 .load()
                 .migrate();
         LOG.infof("schema migrated to version %s (%d migrations applied)",

@@ -5,8 +5,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
@@ -14,17 +17,23 @@ import org.junit.jupiter.api.Test;
 class SchemaMigrationTest {
 
     @Test
-    void latestVersion_isTheNewestFileInDbMigrations() throws IOException {
-        // A start whose database is at LATEST_VERSION skips Flyway: a new migration must move it.
+    void shippedMigrations_areEveryFileOfDbMigrationsOldestFirst() throws IOException {
+        // Flyway is handed this list (no class-path scan): a new file in db/migrations must be added to it.
         Pattern name = Pattern.compile("V(\\d+)__.*\\.sql");
-        int newest;
-        try (Stream<Path> files = Files.list(Path.of("db", "migrations"))) {
-            newest = files.map(f -> name.matcher(f.getFileName().toString()))
-                    .filter(Matcher::matches)
-                    .mapToInt(m -> Integer.parseInt(m.group(1)))
-                    .max().orElseThrow();
+        List<String> files;
+        try (Stream<Path> listed = Files.list(Path.of("db", "migrations"))) {
+            files = listed.map(f -> f.getFileName().toString())
+                    .sorted(Comparator.comparingInt((String f) -> {
+                        Matcher m = name.matcher(f);
+                        return m.matches() ? Integer.parseInt(m.group(1)) : Integer.MAX_VALUE;
+                    }))
+                    .collect(Collectors.toList());
         }
-        assertThat(SchemaMigration.LATEST_VERSION).isEqualTo(Integer.toString(newest));
+        assertThat(ShippedMigrations.FILES).containsExactlyElementsOf(files);
+        // A start whose database is at LATEST_VERSION skips Flyway.
+        Matcher newest = name.matcher(files.get(files.size() - 1));
+        assertThat(newest.matches()).isTrue();
+        assertThat(SchemaMigration.LATEST_VERSION).isEqualTo(newest.group(1));
     }
 
     @Test
