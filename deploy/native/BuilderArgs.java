@@ -22,7 +22,7 @@ import java.util.zip.ZipEntry;
  *
  * <p>As the driver does: {@code --name=value} API options become the hosted options they stand for,
  * {@code -jar} puts the jar and its manifest {@code Class-Path} on the image class path and takes its
- * {@code Main-Class}, every {@code META-INF/native-image/**}{@code /native-image.properties} on that path adds its
+ * {@code Main-Class} and {@code Add-Opens}, every {@code META-INF/native-image/**}{@code /native-image.properties} on that path adds its
  * {@code Args}, and every configuration file there ({@code reflect-config.json}, ...) is passed as a resource
  * unless an {@code --exclude-config} matches it. An option it does not know stops it, so nothing is dropped
  * silently.
@@ -125,6 +125,16 @@ public class BuilderArgs {
         try (JarFile f = new JarFile(jar.toFile())) {
             Manifest m = f.getManifest();
             builder.add("-H:Class=" + m.getMainAttributes().getValue("Main-Class"));
+            // The driver gives the builder the manifest's Add-Opens/Add-Exports (Quarkus's runner jar opens
+            // java.base/java.lang for jboss-threads, whose class initialiser needs it on JDK 24+).
+            for (String kind : List.of("Add-Opens", "Add-Exports")) {
+                String packages = m.getMainAttributes().getValue(kind);
+                if (packages != null) {
+                    for (String p : packages.trim().split("\\s+")) {
+                        jvm.add("--" + kind.toLowerCase() + "=" + p + "=ALL-UNNAMED");
+                    }
+                }
+            }
             String cp = m.getMainAttributes().getValue("Class-Path");
             if (cp != null) {
                 for (String entry : cp.trim().split("\\s+")) {
