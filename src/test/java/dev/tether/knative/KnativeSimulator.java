@@ -74,13 +74,11 @@ public final class KnativeSimulator implements AutoCloseable, BeforeAllCallback,
     /**
      * Replicas here are stopped with SIGTERM (which ends their lease at once), never killed: a lease longer than
      * {@link ReplicaSet#INSTANCE_TIMEOUT} keeps a replica starved of CPU on a busy machine from stopping itself.
-     * A broker setting given to {@link #of} overrides it, {@link #ACK_TIMEOUT} and {@link #JDBC_ACQUISITION}.
+     * A broker setting given to {@link #of} overrides it and {@link #ACK_TIMEOUT}.
      */
     private static final String LEASE = "tether.store.instance-timeout=10s";
     /** Likewise, a starting replica slow to acknowledge a subscription is not fenced within a second. */
     private static final String ACK_TIMEOUT = "tether.cluster.ack-timeout=5s";
-    /** And a replica starting next to others on a busy machine waits for its first JDBC connection (Flyway). */
-    private static final String JDBC_ACQUISITION = "quarkus.datasource.jdbc.acquisition-timeout=30s";
 
     private final String name;
     private final KnativeSettings settings;
@@ -118,7 +116,7 @@ public final class KnativeSimulator implements AutoCloseable, BeforeAllCallback,
     private KnativeSimulator(String name, KnativeSettings settings, String... brokerSettings) {
         this.name = name;
         this.settings = settings;
-        List<String> all = new ArrayList<>(List.of(LEASE, ACK_TIMEOUT, JDBC_ACQUISITION));
+        List<String> all = new ArrayList<>(List.of(LEASE, ACK_TIMEOUT));
         all.addAll(List.of(brokerSettings));
         this.replicas = ReplicaSet.of(name, settings.maxReplicas(), all.toArray(String[]::new));
         for (int i = 1; i <= settings.maxReplicas(); i++) {
