@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatCode;
 
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
+import dev.tether.testing.ReferenceTopicMatch;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -142,26 +143,9 @@ class TopicMatchingFuzzTest {
         return b.toString();
     }
 
-    /** MQTT 5.0 §4.7.1: a level-by-level match, recursive, with nothing shared with the code under test. */
+    /** MQTT 5.0 §4.7.1: {@link ReferenceTopicMatch}, with nothing shared with the code under test. */
     static boolean reference(String filter, String topic) {
-        if (topic.startsWith("$") && (filter.startsWith("+") || filter.startsWith("#"))) {
-            return false; // [MQTT-4.7.2-1]
-        }
-        return referenceLevels(List.of(filter.split("/", -1)), List.of(topic.split("/", -1)));
-    }
-
-    private static boolean referenceLevels(List<String> f, List<String> t) {
-        if (f.isEmpty()) {
-            return t.isEmpty();
-        }
-        String head = f.get(0);
-        if (head.equals("#")) {
-            return true; // this level (even absent: the parent) and any below
-        }
-        if (t.isEmpty()) {
-            return false;
-        }
-        return (head.equals("+") || head.equals(t.get(0))) && referenceLevels(f.subList(1, f.size()), t.subList(1, t.size()));
+        return ReferenceTopicMatch.matches(filter, topic);
     }
 
     /** §4.7.1 and §4.8.2 wildcard rules restated: each level is '#' (last), '+', or free of both. */

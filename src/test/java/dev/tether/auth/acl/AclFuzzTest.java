@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatCode;
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import dev.tether.routing.TopicNames;
+import dev.tether.testing.ReferenceTopicMatch;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -123,20 +124,7 @@ class AclFuzzTest {
     }
 
     static boolean referenceMatch(String filter, String topic) {
-        if (topic.startsWith("$") && (filter.startsWith("+") || filter.startsWith("#"))) {
-            return false;
-        }
-        return levels(List.of(filter.split("/", -1)), List.of(topic.split("/", -1)));
-    }
-
-    private static boolean levels(List<String> f, List<String> t) {
-        if (f.isEmpty()) {
-            return t.isEmpty();
-        }
-        if (f.get(0).equals("#")) {
-            return true;
-        }
-        return !t.isEmpty() && (f.get(0).equals("+") || f.get(0).equals(t.get(0))) && levels(f.subList(1, f.size()), t.subList(1, t.size()));
+        return ReferenceTopicMatch.matches(filter, topic);
     }
 
     /**
