@@ -101,9 +101,15 @@ public class SchemaMigration {
 
     private static Optional<String[]> userInfoOf(String reactiveUrl) {
         String rest = reactiveUrl.substring(reactiveUrl.indexOf("://") + 3);
-        int at = rest.indexOf('@');
-        int slash = rest.indexOf('/');
-        return at >= 0 && (slash < 0 || at < slash) ? Optional.of(rest.substring(0, at).split(":", 2)) : Optional.empty();
+        int at = userInfoEnd(rest);
+        return at >= 0 ? Optional.of(rest.substring(0, at).split(":", 2)) : Optional.empty();
+    }
+
+    /** Where the user info of a URL's part after {@code ://} ends (its '@', before any '/'), or -1 without one. */
+    private static int userInfoEnd(String afterScheme) {
+        int at = afterScheme.indexOf('@');
+        int slash = afterScheme.indexOf('/');
+        return at >= 0 && (slash < 0 || at < slash) ? at : -1;
     }
 
     /**
@@ -119,9 +125,8 @@ public class SchemaMigration {
             throw new IllegalArgumentException("not a PostgreSQL URL: " + reactiveUrl.replaceAll("//[^@/]*@", "//"));
         }
         String rest = url.substring(scheme + 3);
-        int at = rest.indexOf('@');
-        int slash = rest.indexOf('/');
-        if (at >= 0 && (slash < 0 || at < slash)) {
+        int at = userInfoEnd(rest);
+        if (at >= 0) {
             rest = rest.substring(at + 1); // user info: never into a URL that may be logged
         }
         return "jdbc:postgresql://" + rest;
