@@ -40,11 +40,13 @@ class InstanceSweepTest {
                 + "now() - interval '15 seconds')", stopped);
         String resumable = TestClients.uniqueId("stopped-resumable");
         String expired = TestClients.uniqueId("stopped-expired");
-        sql.update("INSERT INTO sessions (client_id, protocol_version, connected, instance_id, connection_id, "
+        // One statement: a sweep running between the session and its will would release the session before the
+        // will exists.
+        sql.update("WITH s AS (INSERT INTO sessions (client_id, protocol_version, connected, instance_id, connection_id, "
                 + "expiry_interval_seconds) VALUES (?, '5.0', true, ?, gen_random_uuid(), 3600), "
-                + "(?, '5.0', true, ?, gen_random_uuid(), 1)", resumable, stopped, expired, stopped);
-        sql.update("INSERT INTO session_wills (client_id, topic, payload, qos, will_delay_seconds) "
-                + "VALUES (?, 'sweep/will', '\\x00'::bytea, 0, 30)", resumable);
+                + "(?, '5.0', true, ?, gen_random_uuid(), 1)) "
+                + "INSERT INTO session_wills (client_id, topic, payload, qos, will_delay_seconds) "
+                + "VALUES (?, 'sweep/will', '\\x00'::bytea, 0, 30)", resumable, stopped, expired, stopped, resumable);
 
         await().atMost(Duration.ofSeconds(5)).until(() -> sql.count(
                 "SELECT count(*) FROM sessions WHERE client_id = ? AND NOT connected", resumable) == 1);
