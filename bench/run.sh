@@ -13,6 +13,14 @@
 #                                case with publishers on replica 1 and subscribers on replica 2 vs all on replica 1
 #   bench/run.sh --brokers tether,mosquitto --cases connect-auth   durable connects without login, first logins of
 #                                AUTH_COLD_N users (Tether: bcrypt cost 10 each), and the same users reconnecting
+#   bench/run.sh --cases durable-qos1   QoS 1 one-to-one to online subscribers with durable sessions (Tether commits
+#                                every message before its PUBACK)
+#   bench/run.sh --brokers tether --cases startup   Tether only: start-up with STARTUP_SESSIONS offline sessions
+#                                (STARTUP_QUEUED with a queued message), through bench/startup-sessions.sh if present
+#   BROKER_CPUS=0 bench/run.sh ...   every broker under taskset -c 0 (Tether: the JVM; its embedded PostgreSQL gets
+#                                PG_CPUS, default this script's CPUs); LOADGEN_CPUS the same for the load generator
+#   PROFILE=jfr|async bench/run.sh ...   a JFR recording / async-profiler collapsed CPU stacks of every Tether run
+#                                in <results>/profiles/ (see docs/benchmarks.md, Profiles)
 # Sizes come from the environment (defaults below), e.g. CONNECT_N=500 IDLE_CONNECTIONS=2000 bench/run.sh
 # Expiry: EXPIRY_M sessions for Tether (default 100,000), EXPIRY_M_OTHERS for Mosquitto and HiveMQ CE (default
 # 20,000; both also handled 100,000 in about a minute each: EXPIRY_M_OTHERS=100000 for the same M everywhere).
@@ -46,7 +54,15 @@ ROOT="$(cd "$BENCH_DIR/.." && pwd)"
 : "${EXPIRY_MAX_OPEN:=5000}"       #    connections open at a time while creating them
 : "${IDLE_CONNECTIONS:=10000}"     # 5. idle connections
 : "${IDLE_HOLD:=30}"               #    held this many seconds
+: "${STARTUP_SESSIONS:=1000000}"    # 6. offline durable sessions (one subscription each) when Tether starts
+: "${STARTUP_QUEUED:=100000}"      #    of them with a queued message
 : "${LOADGEN_HEAP:=2g}"
+: "${BROKER_CPUS:=}"               # taskset -c list for the broker (e.g. 0 or 0,1); empty: not pinned
+: "${PG_CPUS:=}"                   #    Tether's embedded PostgreSQL when BROKER_CPUS is set; empty: this script's CPUs
+: "${LOADGEN_CPUS:=}"              # taskset -c list for the load generator; empty: not pinned
+: "${PROFILE:=}"                   # jfr or async: profile every Tether run into $OUT/profiles; empty: none
+: "${ASYNC_PROFILER_VERSION:=4.6}" #    PROFILE=async: tools.profiler:async-profiler from Maven Central
+: "${ASYNC_PROFILER_EVENT:=cpu}"   #    its event (cpu, itimer, wall, alloc, ...)
 : "${TETHER_PORT:=18831}" "${MOSQUITTO_PORT:=18832}" "${HIVEMQ_PORT:=18833}" "${PG_PORT:=15433}" "${TETHER_HTTP_PORT:=18080}"
 # Tether's replica link (CLUSTER_PORT; not the default 7883, which a test run may hold). cross-replica: replica 1 is
 # TETHER_PORT/TETHER_HTTP_PORT/CLUSTER_PORT with the embedded PostgreSQL on PG_PORT; replica 2 these
@@ -56,7 +72,7 @@ SMOKE=0
 SKIP_BUILD=0
 RUNS=""
 BROKERS="tether,mosquitto,hivemq"
-CASES="connect,connect-auth,throughput,latency,cross-replica,resume,expiry,idle"
+CASES="connect,connect-auth,throughput,durable-qos1,latency,cross-replica,resume,expiry,idle,startup"
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) SMOKE=1; BROKERS=tether ;;
@@ -64,7 +80,7 @@ while [ $# -gt 0 ]; do
     --brokers) BROKERS="$2"; shift ;;
     --cases) CASES="$2"; shift ;;
     --runs) RUNS="$2"; shift ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -74,6 +90,15 @@ if [ -z "$RUNS" ]; then RUNS=$([ "$SMOKE" = 1 ] && echo 1 || echo 3); fi
 if ! [[ "$RUNS" =~ ^[0-9]+$ ]] || [ "$RUNS" -lt 1 ] || [ "$RUNS" -gt 20 ]; then
   echo "--runs must be 1..20" >&2; exit 2
 fi
+
+case "$PROFILE" in
+  ""|jfr|async) ;;
+  *) echo "PROFILE must be jfr or async (or empty)" >&2; exit 2 ;;
+esac
+for v in BROKER_CPUS PG_CPUS LOADGEN_CPUS; do
+  if [ -n "${!v}" ] && ! taskset -c "${!v}" true 2>/dev/null; then echo "$v=${!v} is not a usable CPU list" >&2; exit 2; fi
+done
+[ -n "$PG_CPUS" ] || PG_CPUS="$(taskset -pc $$ | sed 's/.*: //')"
 
 STAMP="$(date +%Y%m%d-%H%M%S)"
 OUT="${BENCH_OUT:-$BENCH_DIR/results/$STAMP}"
@@ -136,6 +161,44 @@ wait_port() { # port seconds [pid, default BROKER_PID]
 
 JVM_FLAGS=(-Xms"$HEAP" -Xmx"$HEAP" -XX:NativeMemoryTracking=summary)
 
+# BROKER_CPUS: the broker's command runs under taskset (children inherit it: see pin_postgres).
+BROKER_PIN=()
+[ -z "$BROKER_CPUS" ] || BROKER_PIN=(taskset -c "$BROKER_CPUS")
+LOADGEN_PIN=()
+[ -z "$LOADGEN_CPUS" ] || LOADGEN_PIN=(taskset -c "$LOADGEN_CPUS")
+
+# Tether's embedded PostgreSQL is the JVM's child and inherits its CPUs: give the postmaster and its processes
+# PG_CPUS (backends forked later inherit the postmaster's), so that BROKER_CPUS counts the JVM's cores only.
+pin_postgres() { # pg-data-dir
+  [ -n "$BROKER_CPUS" ] && [ -f "$1/postmaster.pid" ] || return 0
+  local pm p
+  pm="$(head -1 "$1/postmaster.pid")"
+  [ -n "$pm" ] || return 0
+  for p in "$pm" $(pgrep -P "$pm" || true); do taskset -a -p -c "$PG_CPUS" "$p" >/dev/null 2>&1 || true; done
+}
+
+# PROFILE: JVM flags for one Tether process, written into $OUT/profiles/tether-$RUN_TAG$1.{jfr,collapsed}.
+RUN_TAG="run"
+ASYNC_LIB=""
+profile_flags() { # [suffix]
+  local f="$OUT/profiles/tether-$RUN_TAG${1:-}"
+  case "$PROFILE" in
+    jfr) echo "-XX:StartFlightRecording=filename=$f.jfr,settings=profile,dumponexit=true" ;;
+    async) echo "-agentpath:$ASYNC_LIB=start,event=$ASYNC_PROFILER_EVENT,collapsed,file=$f.collapsed" ;;
+  esac
+}
+
+fetch_async_profiler() { # Maven Central through Maven; extracts this platform's libasyncProfiler.so
+  local dir="$BENCH_DIR/target/async-profiler-$ASYNC_PROFILER_VERSION" arch
+  case "$(uname -m)" in x86_64) arch=linux-x64 ;; aarch64) arch=linux-arm64 ;; *) echo "no async-profiler for $(uname -m)" >&2; return 1 ;; esac
+  if [ ! -f "$dir/libasyncProfiler.so" ]; then
+    (cd "$ROOT" && ./mvnw -B -q -ntp dependency:copy -Dartifact="tools.profiler:async-profiler:$ASYNC_PROFILER_VERSION:jar" \
+      -DoutputDirectory="$dir") || return 1
+    (cd "$dir" && unzip -o -q -j "async-profiler-$ASYNC_PROFILER_VERSION.jar" "$arch/libasyncProfiler.so") || return 1
+  fi
+  ASYNC_LIB="$dir/libasyncProfiler.so"
+}
+
 # connect-auth: users bench-user-0 .. AUTH_COLD_N-1, all with this password. Tether: the load generator writes them
 # into mqtt_users over JDBC (one bcrypt hash, cost 10, for all). Mosquitto: a password_file written before it starts.
 AUTH_PASSWORD="bench-pw"
@@ -154,7 +217,8 @@ start_broker() { # kind [auth: Mosquitto with the connect-auth users in a passwo
   case "$1" in
     tether)
       BROKER_PORT=$TETHER_PORT
-      java "${JVM_FLAGS[@]}" \
+      # shellcheck disable=SC2046 # profile_flags: one word or none
+      ${BROKER_PIN[@]+"${BROKER_PIN[@]}"} java "${JVM_FLAGS[@]}" $(profile_flags) \
         -Dtether.mqtt.host=127.0.0.1 -Dtether.mqtt.port="$TETHER_PORT" -Dtether.limits.connections-per-second-per-address=0 \
         -Dtether.embedded-postgres.data-dir="$BROKER_DIR/pg" -Dtether.embedded-postgres.port="$PG_PORT" \
         -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$TETHER_HTTP_PORT" -Dtether.cluster.port="$CLUSTER_PORT" \
@@ -182,12 +246,12 @@ CONF
         write_mosquitto_passwords "$BROKER_DIR/passwd" "$AUTH_COLD_N"
         echo "password_file $BROKER_DIR/passwd" >>"$BROKER_DIR/mosquitto.conf" # allow_anonymous stays true
       fi
-      mosquitto -c "$BROKER_DIR/mosquitto.conf" >>"$logf" 2>&1 &
+      ${BROKER_PIN[@]+"${BROKER_PIN[@]}"} mosquitto -c "$BROKER_DIR/mosquitto.conf" >>"$logf" 2>&1 &
       BROKER_PID=$!
       BROKER_ARGS=() ;;
     hivemq)
       BROKER_PORT=$HIVEMQ_PORT
-      java "${JVM_FLAGS[@]}" -jar "$BENCH_DIR/hivemq-launcher/target/hivemq-launcher.jar" \
+      ${BROKER_PIN[@]+"${BROKER_PIN[@]}"} java "${JVM_FLAGS[@]}" -jar "$BENCH_DIR/hivemq-launcher/target/hivemq-launcher.jar" \
         "$BROKER_DIR" "$HIVEMQ_PORT" 10000 >>"$logf" 2>&1 &
       BROKER_PID=$!
       BROKER_ARGS=(--jvm true) ;;
@@ -197,7 +261,8 @@ CONF
     stop_broker
     return 1
   fi
-  log "$1 up (pid $BROKER_PID, port $BROKER_PORT)"
+  [ "$1" = tether ] && pin_postgres "$BROKER_DIR/pg"
+  log "$1 up (pid $BROKER_PID, port $BROKER_PORT${BROKER_CPUS:+, CPUs $BROKER_CPUS})"
 }
 
 wait_ready() { # http-port pid seconds: until GET /q/health/ready answers 200
@@ -221,7 +286,9 @@ start_replicas() {
   local common=(-Dtether.mqtt.host=127.0.0.1 -Dquarkus.http.host=127.0.0.1 -Dtether.cluster.advertised-host=127.0.0.1
     -Dtether.limits.connections-per-second-per-address=0
     -Dtether.cluster.secret="$secret")
-  java "${JVM_FLAGS[@]}" "${common[@]}" -Dtether.mqtt.port="$TETHER_PORT" -Dquarkus.http.port="$TETHER_HTTP_PORT" \
+  # shellcheck disable=SC2046
+  ${BROKER_PIN[@]+"${BROKER_PIN[@]}"} java "${JVM_FLAGS[@]}" $(profile_flags -replica1) "${common[@]}" \
+    -Dtether.mqtt.port="$TETHER_PORT" -Dquarkus.http.port="$TETHER_HTTP_PORT" \
     -Dtether.cluster.port="$CLUSTER_PORT" -Dtether.instance.state-dir="$BROKER_DIR/r1" \
     -Dtether.embedded-postgres.data-dir="$BROKER_DIR/pg" -Dtether.embedded-postgres.port="$PG_PORT" \
     -jar "$ROOT/target/quarkus-app/quarkus-run.jar" >>"$OUT/tether-replica1.log" 2>&1 &
@@ -230,7 +297,10 @@ start_replicas() {
     log "replica 1 did not start; tail of tether-replica1.log:"; tail -20 "$OUT/tether-replica1.log" >&2
     stop_broker; return 1
   fi
-  java "${JVM_FLAGS[@]}" "${common[@]}" -Dtether.mqtt.port="$TETHER_PORT2" -Dquarkus.http.port="$TETHER_HTTP_PORT2" \
+  pin_postgres "$BROKER_DIR/pg"
+  # shellcheck disable=SC2046
+  ${BROKER_PIN[@]+"${BROKER_PIN[@]}"} java "${JVM_FLAGS[@]}" $(profile_flags -replica2) "${common[@]}" \
+    -Dtether.mqtt.port="$TETHER_PORT2" -Dquarkus.http.port="$TETHER_HTTP_PORT2" \
     -Dtether.cluster.port="$CLUSTER_PORT2" -Dtether.instance.state-dir="$BROKER_DIR/r2" \
     -Dquarkus.datasource.reactive.url="postgresql://127.0.0.1:$PG_PORT/postgres" \
     -Dquarkus.datasource.jdbc.url="jdbc:postgresql://127.0.0.1:$PG_PORT/postgres" \
@@ -250,8 +320,10 @@ start_replicas() {
 
 loadgen() { # broker scenario args...
   local b="$1"; shift
-  java -Xms512m -Xmx"$LOADGEN_HEAP" -jar "$BENCH_DIR/loadgen/target/loadgen.jar" "$@" \
-    --broker "$b" --port "$BROKER_PORT" --pid "$BROKER_PID" ${BROKER_ARGS[@]+"${BROKER_ARGS[@]}"} \
+  local cpus=()
+  [ -z "$BROKER_CPUS" ] || cpus=(--broker-cpus "$BROKER_CPUS")
+  ${LOADGEN_PIN[@]+"${LOADGEN_PIN[@]}"} java -Xms512m -Xmx"$LOADGEN_HEAP" -jar "$BENCH_DIR/loadgen/target/loadgen.jar" "$@" \
+    --broker "$b" --port "$BROKER_PORT" --pid "$BROKER_PID" ${BROKER_ARGS[@]+"${BROKER_ARGS[@]}"} ${cpus[@]+"${cpus[@]}"} \
     --out "$OUT/$b.jsonl"
 }
 
@@ -262,6 +334,27 @@ failure_line() { # broker case scenario run why
     "$2" "$3" "$1" "$4" "$why" >>"$OUT/$1.jsonl"
 }
 nlines() { if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi; }
+# A broker that does not run a case: one line in the table says why (written for run 1 only).
+skip_line() { # broker case scenario why
+  printf '{"case":"%s","scenario":"%s","broker":"%s","skipped":"%s","ok":true,"params":{},"metrics":{},"errors":[]}\n' \
+    "$2" "$3" "$1" "${4//\"/\'}" >>"$OUT/$1.jsonl"
+}
+
+# startup: bench/startup-sessions.sh (standalone; fills a fresh embedded PostgreSQL with the offline sessions, starts
+# Tether on it, measures) is called as
+#   bench/startup-sessions.sh --sessions N --queued M --json FILE --run R
+# and appends one JSON line in the load generator's format to FILE: {"case":"startup","scenario":"startup",
+# "broker":"tether","run":R,"ok":true|false,"params":{"sessions":N,"queued":M,...},"metrics":{"listening_ms":..,
+# "rss_mb":..,...},"errors":[...]}; exit status 0 only if ok. It starts and stops its own Tether and PostgreSQL and
+# may read: TETHER_JAR, HEAP, TETHER_PORT, TETHER_HTTP_PORT, PG_PORT, CLUSTER_PORT, BROKER_CPUS, PG_CPUS, and
+# TETHER_PROFILE_FLAGS (JVM flags for PROFILE=jfr|async, empty otherwise).
+STARTUP_SCRIPT="$BENCH_DIR/startup-sessions.sh"
+run_startup() { # run sessions queued
+  TETHER_JAR="$ROOT/target/quarkus-app/quarkus-run.jar" HEAP="$HEAP" TETHER_PORT="$TETHER_PORT" \
+    TETHER_HTTP_PORT="$TETHER_HTTP_PORT" PG_PORT="$PG_PORT" CLUSTER_PORT="$CLUSTER_PORT" BROKER_CPUS="$BROKER_CPUS" \
+    PG_CPUS="$PG_CPUS" TETHER_PROFILE_FLAGS="$(profile_flags)" \
+    bash "$STARTUP_SCRIPT" --sessions "$2" --queued "$3" --json "$OUT/tether.jsonl" --run "$1" >>"$OUT/tether-startup.log" 2>&1
+}
 
 report() { # --plots: PNGs and medians.csv into $OUT
   local files=()
@@ -290,8 +383,16 @@ if [[ ",$BROKERS," == *",mosquitto,"* ]] && ! command -v mosquitto >/dev/null; t
   systemctl disable --now mosquitto >/dev/null 2>&1 || service mosquitto stop >/dev/null 2>&1 || true
 fi
 
+if [ -n "$PROFILE" ]; then
+  mkdir -p "$OUT/profiles"
+  if [ "$PROFILE" = async ] && ! fetch_async_profiler; then
+    log "PROFILE=async: could not fetch tools.profiler:async-profiler:$ASYNC_PROFILER_VERSION (Maven Central)"; exit 2
+  fi
+fi
+
 # ---- smoke
 if [ "$SMOKE" = 1 ]; then
+  RUN_TAG=smoke
   start_broker tether
   rc=0
   loadgen tether smoke --run 1 || rc=$?
@@ -314,12 +415,15 @@ for c in ${CASES//,/ }; do
         add throughput --case "throughput-qos$q-$m-$([ $s = 64 ] && echo 64B || echo 4KiB)" --qos $q --mode $m --size $s \
           --duration "$DURATION" --warmup "$WARMUP" --publishers "$PUBLISHERS" --subscribers "$SUBSCRIBERS"
       done; done; done ;;
+    durable-qos1) add throughput --case durable-qos1-one2one-64B --qos 1 --mode one2one --size 64 --durable true \
+      --expiry 300 --duration "$DURATION" --warmup "$WARMUP" --publishers "$PUBLISHERS" ;;
     latency) add latency --case "latency-qos1-${RATE}per_s" --rate "$RATE" --duration "$DURATION" --warmup "$WARMUP" --publishers "$PUBLISHERS" ;;
     cross-replica) add cross-replica --case "cross-replica-qos1-${RATE}per_s" --rate "$RATE" --duration "$DURATION" \
       --warmup "$WARMUP" --publishers "$PUBLISHERS" ;;
     resume) add resume --case resume --n "$RESUME_N" --k "$RESUME_K" ;;
     expiry) add expiry --case expiry --m @EXPIRY_M@ --margin "$EXPIRY_MARGIN" --max-open "$EXPIRY_MAX_OPEN" ;;
     idle) add idle --case idle --connections "$IDLE_CONNECTIONS" --hold "$IDLE_HOLD" ;;
+    startup) add startup --case startup --sessions "$STARTUP_SESSIONS" --queued "$STARTUP_QUEUED" ;;
     *) echo "unknown case $c" >&2; exit 2 ;;
   esac
 done
@@ -330,7 +434,10 @@ done
   echo "  DURATION=$DURATION WARMUP=$WARMUP PUBLISHERS=$PUBLISHERS"
   echo "  SUBSCRIBERS=$SUBSCRIBERS RATE=$RATE RESUME_N=$RESUME_N RESUME_K=$RESUME_K EXPIRY_M=$EXPIRY_M"
   echo "  EXPIRY_M_OTHERS=$EXPIRY_M_OTHERS EXPIRY_MARGIN=$EXPIRY_MARGIN EXPIRY_MAX_OPEN=$EXPIRY_MAX_OPEN"
-  echo "  IDLE_CONNECTIONS=$IDLE_CONNECTIONS IDLE_HOLD=$IDLE_HOLD runs=$RUNS brokers=$BROKERS; $(nproc) cores; ulimit -n $(ulimit -n)"
+  echo "  IDLE_CONNECTIONS=$IDLE_CONNECTIONS IDLE_HOLD=$IDLE_HOLD STARTUP_SESSIONS=$STARTUP_SESSIONS STARTUP_QUEUED=$STARTUP_QUEUED"
+  echo "  BROKER_CPUS=${BROKER_CPUS:-(not pinned)} PG_CPUS=$([ -n "$BROKER_CPUS" ] && echo "$PG_CPUS" || echo '(not pinned)')" \
+    "LOADGEN_CPUS=${LOADGEN_CPUS:-(not pinned)} PROFILE=${PROFILE:-none}"
+  echo "  runs=$RUNS brokers=$BROKERS; $(nproc) cores; ulimit -n $(ulimit -n)"
   echo "  $(java -version 2>&1 | head -1)"
   echo "  mosquitto: $({ mosquitto -h 2>&1 || true; } | head -1); HiveMQ CE 2025.5 embedded; Tether $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)"
 } | tee "$OUT/parameters.txt" >&2
@@ -342,21 +449,40 @@ for entry in "${CASE_LIST[@]}"; do
       m="$EXPIRY_M"; [ "$b" = tether ] || m="$EXPIRY_M_OTHERS"
       read -r -a args <<<"${entry//@EXPIRY_M@/$m}"
       starter=(start_broker "$b")
+      RUN_TAG="${args[2]}-run$run"
       if [ "${args[0]}" = cross-replica ]; then
         if [ "$b" != tether ]; then # Tether only: one line in the table says so
-          [ "$run" = 1 ] && printf '{"case":"%s","scenario":"cross-replica","broker":"%s","skipped":"%s","ok":true,"params":{},"metrics":{},"errors":[]}\n' \
-            "${args[2]}" "$b" "Tether only (two replicas of one broker sharing one PostgreSQL)" >>"$OUT/$b.jsonl"
+          [ "$run" = 1 ] && skip_line "$b" "${args[2]}" cross-replica "Tether only (two replicas of one broker sharing one PostgreSQL)"
           continue
         fi
         starter=(start_replicas)
+      fi
+      if [ "${args[0]}" = startup ]; then # Tether only, own broker start: bench/startup-sessions.sh
+        why=""
+        [ "$b" = tether ] || why="Tether only (its start-up with offline sessions in PostgreSQL)"
+        [ -z "$why" ] && [ ! -f "$STARTUP_SCRIPT" ] && why="bench/startup-sessions.sh is not in this tree"
+        if [ -n "$why" ]; then
+          [ "$b" = tether ] && log "case startup on tether: skipped, $why"
+          [ "$run" = 1 ] && skip_line "$b" startup startup "$why"
+          continue
+        fi
+        log "case startup run $run/$RUNS on tether (STARTUP_SESSIONS=$STARTUP_SESSIONS STARTUP_QUEUED=$STARTUP_QUEUED; log tether-startup.log)"
+        lines_before=$(nlines "$OUT/tether.jsonl")
+        rc=0
+        run_startup "$run" "$STARTUP_SESSIONS" "$STARTUP_QUEUED" || rc=$?
+        if [ "$rc" != 0 ]; then
+          failed=$((failed + 1))
+          [ "$(nlines "$OUT/tether.jsonl")" -gt "$lines_before" ] \
+            || failure_line tether startup startup "$run" "bench/startup-sessions.sh exited with $rc and wrote no result (see tether-startup.log)"
+        fi
+        continue
       fi
       if [ "${args[0]}" = connect-auth ]; then
         why=""
         [ "$b" = hivemq ] && why="HiveMQ CE checks no password without an extension"
         [ "$b" = mosquitto ] && ! command -v mosquitto_passwd >/dev/null && why="mosquitto_passwd is not installed"
         if [ -n "$why" ]; then
-          [ "$run" = 1 ] && printf '{"case":"%s","scenario":"connect-auth","broker":"%s","skipped":"%s","ok":true,"params":{},"metrics":{},"errors":[]}\n' \
-            "${args[2]}" "$b" "$why" >>"$OUT/$b.jsonl"
+          [ "$run" = 1 ] && skip_line "$b" "${args[2]}" connect-auth "$why"
           continue
         fi
         starter=(start_broker "$b" auth)

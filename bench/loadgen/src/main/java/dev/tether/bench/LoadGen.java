@@ -46,7 +46,9 @@ import com.hivemq.client.mqtt.mqtt5.message.publish.Mqtt5PublishResult;
  * --pid2 PID (a second broker process whose CPU counts too: cross-replica), --pg-data DIR (Tether: embedded
  * PostgreSQL processes count as broker CPU), --jdbc URL (Tether: expiry, connect-auth), --jvm true (NMT via jcmd),
  * --case LABEL, --run N (written into the JSON line), --out FILE. throughput and latency also take --pub-port and
- * --sub-port (default --port): publishers connect to one, subscribers to the other.
+ * --sub-port (default --port): publishers connect to one, subscribers to the other. throughput --durable true
+ * [--expiry 300] gives the subscribers durable sessions (Clean Start 0, that Session Expiry Interval; QoS 1 or 2).
+ * --broker-cpus LIST (the broker's taskset CPU list, given by bench/run.sh) is only written into the parameters.
  */
 public final class LoadGen {
 
@@ -148,6 +150,9 @@ public final class LoadGen {
         Result r = new Result(scenario, caseName, broker);
         if (opts.containsKey("run")) {
             r.run = Integer.parseInt(opts.get("run"));
+        }
+        if (opts.containsKey("broker-cpus")) {
+            r.param("broker_cpus", opts.get("broker-cpus"));
         }
         double cpu0 = proc.enabled() ? proc.cpuMs() : Double.NaN;
         double self0 = Proc.selfCpuMs();
@@ -634,7 +639,11 @@ public final class LoadGen {
         volatile long recordFrom = Long.MAX_VALUE;
         int fanout;
 
-        void setUp(String mode, int p, int s, MqttQos qos, long deadline, Result r) throws InterruptedException {
+        /**
+         * Connects and subscribes. With subscriberExpiry > 0 the subscribers' sessions are durable (Clean Start 0,
+         * that Session Expiry Interval; fresh client ids, so each session is new); publishers always start clean.
+         */
+        void setUp(String mode, int p, int s, MqttQos qos, long subscriberExpiry, long deadline, Result r) throws InterruptedException {
             boolean fan = mode.equals("fanout");
             int nPubs = fan ? 1 : p;
             int nSubs = fan ? s : p;
@@ -646,13 +655,25 @@ public final class LoadGen {
             for (int i = 0; i < nSubs; i++) {
                 subs.add(client(id("sub", i), null, subPort));
             }
-            List<Mqtt5AsyncClient> all = new ArrayList<>(subs);
-            all.addAll(pubs);
-            awaitAll(connectAll(all, true, 0, 100, deadline, null, r), deadline, r, "connect");
+            if (subscriberExpiry > 0) {
+                awaitAll(connectAll(subs, false, subscriberExpiry, 100, deadline, null, r), deadline, r, "connect subscribers");
+                awaitAll(connectAll(pubs, true, 0, 100, deadline, null, r), deadline, r, "connect publishers");
+            } else {
+                List<Mqtt5AsyncClient> all = new ArrayList<>(subs);
+                all.addAll(pubs);
+                awaitAll(connectAll(all, true, 0, 100, deadline, null, r), deadline, r, "connect");
+            }
             List<CompletableFuture<?>> subAcks = new ArrayList<>();
             for (int i = 0; i < nSubs; i++) {
                 String topic = fan ? pubTopics.get(0) : pubTopics.get(i);
-                subAcks.add(subs.get(i).subscribeWith().topicFilter(topic).qos(qos).callback(this::onMessage).send());
+                subAcks.add(subs.get(i).subscribeWith().topicFilter(topic).qos(qos).callback(this::onMessage).send()
+                        .thenApply(ack -> {
+                            // A lower grant would measure another case (QoS 0 copies are never stored).
+                            if (ack.getReasonCodes().get(0).getCode() != qos.getCode()) {
+                                r.fail("SUBACK " + ack.getReasonCodes().get(0) + " for a QoS " + qos.getCode() + " subscription");
+                            }
+                            return ack;
+                        }));
             }
             awaitAll(subAcks, deadline, r, "subscribe");
         }
@@ -710,8 +731,17 @@ public final class LoadGen {
         double duration = Double.parseDouble(opt("duration", "10"));
         int window = intOpt("window", qosN == 0 ? 1000 : 100);
         double warm = dblOpt("warmup", Math.min(2.0, duration * 0.2));
+        // --durable true: the subscribers' sessions are durable (Tether commits each message before its PUBACK).
+        boolean durable = Boolean.parseBoolean(opt("durable", "false"));
+        int expiry = durable ? intOpt("expiry", 300) : 0;
+        if (durable && (qosN == 0 || expiry <= 0)) {
+            throw new IllegalArgumentException("--durable true needs --qos 1 or 2 and --expiry > 0");
+        }
         r.param("qos", qosN).param("mode", mode).param("payload_bytes", size).param("duration_s", duration)
                 .param("warmup_s", warm).param("window_per_publisher", window);
+        if (durable) {
+            r.param("subscriber_sessions", "durable").param("subscriber_clean_start", 0).param("subscriber_session_expiry_s", expiry);
+        }
         if (mode.equals("fanout")) {
             r.param("publishers", 1).param("subscribers", s);
         } else {
@@ -720,7 +750,7 @@ public final class LoadGen {
         r.opName = "delivered msg";
         long deadline = deadline(warm + duration + 90);
         PubSub ps = new PubSub();
-        ps.setUp(mode, p, s, qos, deadline, r);
+        ps.setUp(mode, p, s, qos, expiry, deadline, r);
         if (!r.ok) {
             ps.tearDown(deadline(10));
             return 0;
@@ -813,7 +843,7 @@ public final class LoadGen {
         r.opName = "delivered msg";
         long deadline = deadline(warm + duration + 90);
         PubSub ps = new PubSub();
-        ps.setUp("one2one", p, 0, MqttQos.AT_LEAST_ONCE, deadline, r);
+        ps.setUp("one2one", p, 0, MqttQos.AT_LEAST_ONCE, 0, deadline, r);
         if (!r.ok) {
             ps.tearDown(deadline(10));
             return 0;
@@ -1549,6 +1579,8 @@ public final class LoadGen {
         ok &= smokeCase("connect-auth", Map.of("n", "40", "cold-n", "10", "inflight", "10"));
         ok &= smokeCase("throughput", Map.of("qos", "1", "publishers", "2", "size", "64", "duration", "2", "case", "throughput-qos1-one2one-64B"));
         ok &= smokeCase("throughput", Map.of("qos", "0", "mode", "fanout", "subscribers", "4", "size", "4096", "duration", "2", "case", "throughput-qos0-fanout-4KiB"));
+        ok &= smokeCase("throughput", Map.of("qos", "1", "publishers", "2", "size", "64", "duration", "2", "durable", "true",
+                "case", "durable-qos1-one2one-64B"));
         ok &= smokeCase("latency", Map.of("rate", "500", "publishers", "2", "duration", "2"));
         ok &= smokeCase("resume", Map.of("n", "20", "k", "20"));
         ok &= smokeCase("idle", Map.of("connections", "200", "hold", "2"));

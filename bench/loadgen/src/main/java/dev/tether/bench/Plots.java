@@ -46,14 +46,14 @@ final class Plots {
         List<Path> out = new ArrayList<>();
         int runs = model.maxRuns();
         String of = "median of " + runs + " run" + (runs == 1 ? "" : "s");
-        List<String> tput = cases(model, n -> n.startsWith("throughput-"));
+        List<String> tput = cases(model, n -> n.startsWith("throughput-") || n.startsWith("durable-"));
         if (!tput.isEmpty()) {
             CategoryChart c = chart("Delivered messages per second (" + of + "; error bars reach the farther of min and max)", "msg/s", 1400, 650, false);
             c.getStyler().setXAxisLabelRotation(0);
             add(c, model, tput, "delivered_per_s", true);
             out.add(save(c, dir, "throughput.png"));
         }
-        List<String> lat = cases(model, n -> n.startsWith("throughput-") || n.startsWith("latency"));
+        List<String> lat = cases(model, n -> n.startsWith("throughput-") || n.startsWith("durable-") || n.startsWith("latency"));
         if (!lat.isEmpty()) {
             List<CategoryChart> panels = new ArrayList<>();
             for (String p : List.of("50", "99")) {
@@ -68,6 +68,9 @@ final class Plots {
         smallPanel(small, model, "resume", "drain_s", "Resume: time to drain the queued messages", "s");
         smallPanel(small, model, "idle", "rss_per_conn_kb", "Idle: broker RSS per connection", "KB");
         smallPanel(small, model, "expiry", "probe_connack_during_p99_ms", "Expiry: probe CONNACK p99 while sessions expire", "ms");
+        smallPanel(small, model, "durable-qos1-one2one-64B", "broker_cpu_us_per_op", "Durable QoS 1: broker CPU per message", "µs");
+        smallPanel(small, model, "startup", "listening_ms", "Start-up with offline sessions: start to MQTT listening", "ms");
+        smallPanel(small, model, "startup", "rss_mb", "Start-up with offline sessions: RSS when listening", "MB");
         if (!small.isEmpty()) {
             int cols = small.size() == 1 ? 1 : 2;
             out.add(saveGrid(small, (small.size() + cols - 1) / cols, cols, dir, "summary.png"));
@@ -192,10 +195,16 @@ final class Plots {
         return Math.max(s.max() - s.median(), s.median() - s.min());
     }
 
-    /** "throughput-qos1-fanout-4KiB" -> "qos1 fanout 4KiB"; "latency-qos1-5000per_s" -> "fixed 5000/s qos1". */
+    /**
+     * "throughput-qos1-fanout-4KiB" -> "qos1 fanout 4KiB"; "durable-qos1-one2one-64B" -> "durable qos1 1:1 64B";
+     * "latency-qos1-5000per_s" -> "fixed 5000/s qos1".
+     */
     static String label(String caseName) {
         if (caseName.startsWith("throughput-")) {
             return caseName.substring("throughput-".length()).replace('-', ' ').replace("one2one", "1:1");
+        }
+        if (caseName.startsWith("durable-")) {
+            return caseName.replace('-', ' ').replace("one2one", "1:1");
         }
         if (caseName.startsWith("latency-")) {
             String[] p = caseName.split("-");
