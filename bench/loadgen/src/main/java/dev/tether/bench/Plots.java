@@ -93,12 +93,11 @@ final class Plots {
         ch.getStyler().setLegendVisible(false);
         ch.getStyler().setOverlapped(true); // one bar per broker: one series each, centred
         double top = 0;
-        for (String b : model.brokers()) {
+        // Only the brokers with a figure (a Tether-only case gets one bar, not empty categories).
+        List<String> present = model.brokers().stream().filter(b -> c.stat(b, metric) != null).toList();
+        for (String b : present) {
             Report.Stat s = c.stat(b, metric);
-            if (s == null) {
-                continue;
-            }
-            List<String> xs = new ArrayList<>(model.brokers());
+            List<String> xs = new ArrayList<>(present);
             List<Double> ys = new ArrayList<>();
             List<Double> es = new ArrayList<>();
             for (String x : xs) {

@@ -200,9 +200,12 @@ final class Report {
                 failures += bad;
             }
             runsLine.setLength(runsLine.length() - 1);
-            out.println(runsLine);
+            out.println(c.runs.isEmpty() ? "  runs: none" : runsLine);
             c.skipped.forEach((b, why) -> wrap(out, "  " + b + ": skipped, " + why, "     "));
             failed.forEach(f -> wrap(out, f, "       "));
+            if (c.runs.isEmpty()) {
+                continue; // every broker skipped it
+            }
             out.println(String.format(fmt, head.toArray()).stripTrailing());
             for (String m : c.metrics()) {
                 List<Object> cells = new ArrayList<>();
