@@ -315,7 +315,7 @@ start_replicas() {
   BROKER_PORT=$TETHER_PORT
   BROKER_ARGS=(--pg-data "$BROKER_DIR/pg" --jdbc "jdbc:postgresql://127.0.0.1:$PG_PORT/postgres" --jvm true
     --pid2 "$BROKER2_PID" --port2 "$TETHER_PORT2")
-  log "tether replicas up (pids $BROKER_PID and $BROKER2_PID, MQTT ports $TETHER_PORT and $TETHER_PORT2)"
+  log "tether replicas up (pids $BROKER_PID and $BROKER2_PID, MQTT ports $TETHER_PORT and $TETHER_PORT2${BROKER_CPUS:+, CPUs $BROKER_CPUS})"
 }
 
 loadgen() { # broker scenario args...
