@@ -70,7 +70,7 @@ final class Plots {
         smallPanel(small, model, "expiry", "probe_connack_during_p99_ms", "Expiry: probe CONNACK p99 while sessions expire", "ms");
         smallPanel(small, model, "durable-qos1-one2one-64B", "broker_cpu_us_per_op", "Durable QoS 1: broker CPU per message", "µs");
         smallPanel(small, model, "startup", "listening_ms", "Start-up with offline sessions: start to MQTT listening", "ms");
-        smallPanel(small, model, "startup", "rss_mb", "Start-up with offline sessions: RSS when listening", "MB");
+        smallPanel(small, model, "startup", "rss_ready_mb", "Start-up with offline sessions: RSS when ready", "MB");
         if (!small.isEmpty()) {
             int cols = small.size() == 1 ? 1 : 2;
             out.add(saveGrid(small, (small.size() + cols - 1) / cols, cols, dir, "summary.png"));
