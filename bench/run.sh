@@ -5,7 +5,7 @@
 # medians over the runs with their spread and the Tether/other ratios (table.txt) and writes PNG charts and
 # medians.csv beside the JSON lines. Loopback only; every loop is bounded.
 #
-#   bench/run.sh                 full run (all cases, all three brokers, 3 runs; ~1-1.5 h on 2 cores)
+#   bench/run.sh                 full run (all cases, all three brokers, 3 runs; ~1.5 h on 2 cores)
 #   bench/run.sh --smoke         CI smoke: Tether alone, one run, tiny N, a few seconds per case; exit 1 on failure
 #   bench/run.sh --brokers tether,mosquitto --cases connect,resume --runs 1   a subset
 #   bench/run.sh --skip-build    reuse the built jars
