@@ -168,7 +168,7 @@ BROKER_PIN=()
 LOADGEN_PIN=()
 [ -z "$LOADGEN_CPUS" ] || LOADGEN_PIN=(taskset -c "$LOADGEN_CPUS")
 
-# Tether's embedded PostgreSQL is the JVM's child and inherits its CPUs: give the postmaster and its processes
+# Tether's embedded PostgreSQL is started by the JVM and inherits its CPUs: give the postmaster and its processes
 # PG_CPUS (backends forked later inherit the postmaster's), so that BROKER_CPUS counts the JVM's cores only.
 pin_postgres() { # pg-data-dir
   [ -n "$BROKER_CPUS" ] && [ -f "$1/postmaster.pid" ] || return 0
