@@ -124,15 +124,16 @@ class InstanceSweepTest {
         UUID longGoneWithSession = UUID.randomUUID();
         UUID recentlyStopped = UUID.randomUUID();
         UUID stoppedLongAgoStillBeating = UUID.randomUUID();
-        sql.update("INSERT INTO broker_instances (instance_id, host_name, started_at, heartbeat_at, stopped_at) VALUES "
+        String leftover = TestClients.uniqueId("long-gone");
+        // One statement: a sweep running between the rows and the session would delete the instance the session names.
+        sql.update("WITH i AS (INSERT INTO broker_instances (instance_id, host_name, started_at, heartbeat_at, stopped_at) VALUES "
                         + "(?, 'old', now() - interval '3 hours', now() - interval '2 hours', now() - interval '2 hours'), "
                         + "(?, 'old', now() - interval '3 hours', now() - interval '2 hours', now() - interval '2 hours'), "
                         + "(?, 'recent', now() - interval '1 hour', now() - interval '1 minute', now() - interval '1 minute'), "
-                        + "(?, 'beating', now() - interval '3 hours', now(), now() - interval '2 hours')",
-                longGone, longGoneWithSession, recentlyStopped, stoppedLongAgoStillBeating);
-        String leftover = TestClients.uniqueId("long-gone");
-        sql.update("INSERT INTO sessions (client_id, protocol_version, connected, instance_id, expiry_interval_seconds) "
-                + "VALUES (?, '5.0', true, ?, 4294967295)", leftover, longGoneWithSession);
+                        + "(?, 'beating', now() - interval '3 hours', now(), now() - interval '2 hours')) "
+                        + "INSERT INTO sessions (client_id, protocol_version, connected, instance_id, expiry_interval_seconds) "
+                        + "VALUES (?, '5.0', true, ?, 4294967295)",
+                longGone, longGoneWithSession, recentlyStopped, stoppedLongAgoStillBeating, leftover, longGoneWithSession);
 
         await().atMost(Duration.ofSeconds(5)).until(() -> sql.count(
                 "SELECT count(*) FROM broker_instances WHERE instance_id IN (?, ?)", longGone, longGoneWithSession) == 0);
